@@ -149,6 +149,21 @@ def format_stats(docs: list[Document]) -> str:
     return "\n".join(rows)
 
 
+def agreement(reference: list[Document], other: list[Document]) -> dict:
+    """Exact-span P/R/F1 per label and micro of ``other`` against ``reference`` (documents matched by id)."""
+    from nlp.metrics import span_scores
+
+    by_id = {doc.id: doc for doc in other}
+    missing = [doc.id for doc in reference if doc.id not in by_id]
+    if missing:
+        raise NlpError(f"documents missing from the second annotation: {', '.join(missing)}")
+    return span_scores(
+        [len(doc.text) for doc in reference],
+        [doc.entities for doc in reference],
+        [by_id[doc.id].entities for doc in reference],
+    )
+
+
 # --- CoNLL BIO ----------------------------------------------------------------------------------------------
 
 _ESCAPES = {"\n": "\\n", "\t": "\\t", " ": "\\s", "\r": "\\r", "\\": "\\\\"}

@@ -43,6 +43,15 @@ def _cmd_annotations_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_annotations_agree(args: argparse.Namespace) -> int:
+    from nlp.annotations import agreement, read_jsonl
+    from nlp.metrics import format_scores
+
+    reference, other = read_jsonl(Path(args.reference)), read_jsonl(Path(args.other))
+    print(format_scores(agreement(reference, other), f"{args.other} against {args.reference} (exact spans)"))
+    return 0
+
+
 def _cmd_annotations_convert(args: argparse.Namespace) -> int:
     from nlp.annotations import convert
 
@@ -76,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     stats = ann_cmds.add_parser("stats", help="mentions per label per document")
     stats.add_argument("path", metavar="PATH")
     stats.set_defaults(handler=_cmd_annotations_stats)
+    agree = ann_cmds.add_parser("agree", help="exact-span agreement of two annotations of the same texts")
+    agree.add_argument("reference", help="gold JSONL taken as reference")
+    agree.add_argument("other", help="gold JSONL scored against it")
+    agree.set_defaults(handler=_cmd_annotations_agree)
     conv = ann_cmds.add_parser("convert", help="convert between JSONL, CoNLL BIO and Label Studio JSON")
     conv.add_argument("input")
     conv.add_argument("output")

@@ -1,0 +1,133 @@
+"""The encoder's pieces with character offsets, BIO labels per piece, and decoding back to exact character spans.
+
+The model keeps the encoder's own sentencepiece tokenisation (pieces such as 人民, 医院 span several characters).
+Each *content* piece owns a character range of the text; a lone ``▁`` and whitespace-only pieces own none and
+are ignored in training and decoding. A piece is tagged ``B-X`` when an entity starts inside it, ``I-X`` when
+it lies inside an entity that started earlier, ``O`` otherwise. Decoding joins tagged pieces into spans and
+trims characters that can never be an entity edge (whitespace, enclosing punctuation).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nlp.schema import bio_labels
+
+IGNORE_INDEX = -100
+ENCLOSING = set("“”‘’「」『』《》〈〉()（）[]【】〔〕\"'")
+
+
+@dataclass
+class PieceEncoding:
+    """Token ids of one text and, per token, the character range it owns (``None`` for special/empty pieces)."""
+
+    input_ids: list[int]
+    char_spans: list[tuple[int, int] | None]
+
+
+def _owned_ranges(text: str, tokens: list[str], offsets: list[tuple[int, int]]) -> list[tuple[int, int] | None]:
+    spans: list[tuple[int, int] | None] = []
+    covered = 0
+    for token, (start, end) in zip(tokens, offsets):
+        if token == "▁" or start >= end:
+            spans.append(None)
+            continue
+        start = max(start, covered)
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start >= end:
+            spans.append(None)
+            continue
+        spans.append((start, end))
+        covered = end
+    return spans
+
+
+def encode_texts(tokenizer, texts: list[str], max_length: int = 512) -> list[PieceEncoding]:
+    """Tokenise texts with special tokens; truncation past ``max_length`` pieces is an error (windows first)."""
+    batch = tokenizer(texts, add_special_tokens=True, return_offsets_mapping=True, truncation=False)
+    encodings = []
+    for text, ids, offsets in zip(texts, batch["input_ids"], batch["offset_mapping"]):
+        if len(ids) > max_length:
+            raise ValueError(f"text of {len(text)} characters gives {len(ids)} pieces (> {max_length})")
+        tokens = tokenizer.convert_ids_to_tokens(ids)
+        special = set(tokenizer.all_special_tokens)
+        offsets = [(0, 0) if tok in special else tuple(off) for tok, off in zip(tokens, offsets)]
+        encodings.append(PieceEncoding(list(ids), _owned_ranges(text, tokens, offsets)))
+    return encodings
+
+
+def piece_labels(encoding: PieceEncoding, spans: list[tuple[int, int, str]], label2id: dict[str, int]) -> list[int]:
+    """Label id per piece for gold character spans (``IGNORE_INDEX`` for pieces that own no characters)."""
+    char_tag: dict[int, str] = {}
+    for start, end, label in spans:
+        char_tag[start] = f"B-{label}"
+        for i in range(start + 1, end):
+            char_tag[i] = f"I-{label}"
+    labels = []
+    for owned in encoding.char_spans:
+        if owned is None:
+            labels.append(IGNORE_INDEX)
+            continue
+        tags = [char_tag.get(i, "O") for i in range(*owned)]
+        begin = next((t for t in tags if t.startswith("B-")), None)
+        # a piece continuing an entity keeps I- even if another starts inside it (the rarer error)
+        labels.append(label2id[begin if begin and not tags[0].startswith("I-") else tags[0]])
+    return labels
+
+
+def boundary_misalignment(encoding: PieceEncoding, spans: list[tuple[int, int, str]]) -> tuple[int, int]:
+    """(entity starts inside a piece, entity ends inside a piece) for gold spans: what piece labels cannot express."""
+    starts = {s for span in encoding.char_spans if span for s in range(span[0] + 1, span[1])}
+    mid_start = sum(1 for s, _, _ in spans if s in starts)
+    mid_end = sum(1 for _, e, _ in spans if e in starts)
+    return mid_start, mid_end
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink a span past whitespace and enclosing punctuation at its edges."""
+    while start < end and (text[start].isspace() or text[start] in ENCLOSING):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in ENCLOSING):
+        end -= 1
+    return start, end
+
+
+def decode(text: str, encoding: PieceEncoding, tag_ids: list[int], scores: list[float],
+           id2label: dict[int, str]) -> list[tuple[int, int, str, float]]:
+    """Character spans ``(start, end, label, score)`` from per-piece tag ids and their probabilities.
+
+    ``I-X`` after a piece of another label starts a new span (lenient BIO repair); the score of a span is the
+    mean probability of its pieces' tags.
+    """
+    spans = []
+    current = None  # [start, end, label, [scores]]
+    for owned, tag_id, score in zip(encoding.char_spans, tag_ids, scores):
+        if owned is None:
+            continue
+        tag = id2label[int(tag_id)]
+        prefix, _, label = tag.partition("-")
+        if current and prefix == "I" and label == current[2]:
+            current[1] = owned[1]
+            current[3].append(score)
+            continue
+        if current:
+            spans.append(current)
+            current = None
+        if prefix in ("B", "I"):
+            current = [owned[0], owned[1], label, [score]]
+    if current:
+        spans.append(current)
+    result = []
+    for start, end, label, piece_scores in spans:
+        start, end = trim_span(text, start, end)
+        if start < end:
+            result.append((start, end, label, float(sum(piece_scores) / len(piece_scores))))
+    return result
+
+
+def label_maps(labels) -> tuple[dict[str, int], dict[int, str]]:
+    """``label2id`` and ``id2label`` for the BIO tags of ``labels``."""
+    tags = bio_labels(tuple(labels))
+    return {t: i for i, t in enumerate(tags)}, {i: t for i, t in enumerate(tags)}
