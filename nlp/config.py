@@ -29,8 +29,6 @@ class DataConfig:
 @dataclass
 class MentionReplacementConfig:
     enabled: bool = True
-    copies: int = 2
-    """Augmented copies of each training window."""
     probability: float = 0.7
     """Chance that each gold mention in a copy is swapped for a generated one of the same label."""
 
@@ -38,15 +36,16 @@ class MentionReplacementConfig:
 @dataclass
 class NoiseConfig:
     enabled: bool = True
-    copies: int = 1
-    gloss_rate: float = 0.15
-    """Share of hanzi followed by an inline pinyin gloss in a noisy copy."""
+    gloss_rate: float = 0.03
+    """Share of hanzi followed by a broken pinyin gloss (``?shù)``) in a noisy copy."""
     space_rate: float = 0.02
     """Share of characters followed by a stray space."""
 
 
 @dataclass
 class AugmentConfig:
+    copies: int = 1
+    """Augmented copies of each training window, drawn afresh every epoch."""
     opencc: bool = True
     """Add a simplified<->traditional (OpenCC) copy of every training window."""
     mention_replacement: MentionReplacementConfig = field(default_factory=MentionReplacementConfig)

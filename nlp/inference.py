@@ -1,0 +1,137 @@
+"""Run a fine-tuned token classifier over any texts: clean -> windows -> pieces -> model -> exact character spans.
+
+:class:`Predictor` is the one inference path used by ``nlp.extract``, the spaCy component, ``nlp evaluate`` and
+the benchmark. Spans come back as ``(start, end, label, score)`` with offsets into each ORIGINAL text.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from nlp.errors import NlpError
+from nlp.pieces import decode, encode_texts
+from nlp.schema import LABELS
+from nlp.text import clean, span_to_raw
+from nlp.windows import sentence_windows
+
+DEFAULT_WINDOW_CHARS = 128
+
+# Characters a MONEY / RATIO span may start or end with (the surface grammar of amounts): spans decoded from
+# pieces such as 元的 or %, are trimmed back to them, which makes value boundaries exact inside a piece.
+_NUMERAL = set("0123456789零〇一二三四五六七八九十百千万萬亿億两兩壹贰貳叁參肆伍陆陸柒捌玖拾佰仟几幾")
+_MONEY_END = _NUMERAL | set("元圆圓块塊钱錢币幣金镑鎊角分余餘多来來")
+_MONEY_START = _NUMERAL | set("¥￥$＄人港美欧歐日英新台臺澳")
+_RATIO_END = _NUMERAL | set("%％‰成半")
+_RATIO_START = _NUMERAL | set("百千万萬")
+_EDGES = {"MONEY": (_MONEY_START, _MONEY_END), "RATIO": (_RATIO_START, _RATIO_END)}
+_TRAILING_PUNCT = re.compile(r"[,，。、；;:：!！?？]+$")
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` without a GPU is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise NlpError("--device cuda asked for, but torch sees no CUDA GPU (use --device cpu or auto)")
+    if device not in ("cpu", "cuda"):
+        raise NlpError(f"unknown device {device!r} (expected auto, cpu or cuda)")
+    return device
+
+
+def trim_to_grammar(text: str, start: int, end: int, label: str) -> tuple[int, int]:
+    """Trim a decoded span: trailing clause punctuation for every label; for MONEY/RATIO, characters outside the
+    amount's surface grammar (``元的`` -> ``元``). Falls back to the untrimmed span if nothing would be left."""
+    match = _TRAILING_PUNCT.search(text, start, end)
+    if match and match.start() > start:
+        end = match.start()
+    if label in _EDGES:
+        starts, ends = _EDGES[label]
+        s, e = start, end
+        while s < e and text[s] not in starts:
+            s += 1
+        while e > s and text[e - 1] not in ends:
+            e -= 1
+        if s < e:
+            return s, e
+    return start, end
+
+
+class Predictor:
+    """Entity spans from a fine-tuned ``AutoModelForTokenClassification`` directory (or a loaded model)."""
+
+    def __init__(self, model_dir: Path | str | None = None, device: str = "auto", *, model=None, tokenizer=None,
+                 batch_size: int = 32, window_chars: int | None = None):
+        import torch
+
+        self.device = resolve_device(device)
+        if model is None:
+            model, tokenizer = load_model(Path(model_dir))
+        self.model = model.to(self.device).eval()
+        if self.device == "cpu" and next(self.model.parameters()).dtype == torch.float16:
+            self.model = self.model.float()  # half-precision matmuls are slow or missing on CPUs
+        self.tokenizer = tokenizer
+        self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
+        self.batch_size = batch_size
+        self.window_chars = window_chars or getattr(self.model.config, "window_chars", DEFAULT_WINDOW_CHARS)
+
+    def predict(self, texts: list[str]) -> list[list[tuple[int, int, str, float]]]:
+        """Spans ``(start, end, label, score)`` per text, offsets into the original texts, sorted by start."""
+        import torch
+
+        windows = []  # (text index, clean text, window start, offsets)
+        cleaned = [clean(text) for text in texts]
+        for index, (clean_text, _) in enumerate(cleaned):
+            for start, end in sentence_windows(clean_text, self.window_chars):
+                windows.append((index, start, clean_text[start:end]))
+        results: list[list[tuple[int, int, str, float]]] = [[] for _ in texts]
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i][2]))
+        pad_id = self.tokenizer.pad_token_id
+        for batch_start in range(0, len(order), self.batch_size):
+            batch = [windows[i] for i in order[batch_start:batch_start + self.batch_size]]
+            encodings = encode_texts(self.tokenizer, [w[2] for w in batch])
+            width = max(len(e.input_ids) for e in encodings)
+            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, enc in enumerate(encodings):
+                ids[row, : len(enc.input_ids)] = torch.tensor(enc.input_ids)
+                mask[row, : len(enc.input_ids)] = 1
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                probs, tags = logits.float().softmax(-1).max(-1)
+            for (index, w_start, w_text), enc, row_tags, row_probs in zip(batch, encodings, tags.tolist(),
+                                                                        probs.tolist()):
+                offsets = cleaned[index].offsets
+                for start, end, label, score in decode(w_text, enc, row_tags, row_probs, self.id2label):
+                    start, end = trim_to_grammar(w_text, start, end, label)
+                    raw_start, raw_end = span_to_raw(offsets, w_start + start, w_start + end)
+                    results[index].append((raw_start, raw_end, label, score))
+        return [sorted(spans) for spans in results]
+
+
+def load_model(model_dir: Path):
+    """Load a fine-tuned model and its tokenizer; a missing, corrupt or foreign directory is an NlpError."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise NlpError(f"{model_dir}: not a model directory (no config.json); train one with `nlp train`")
+    try:
+        labels = json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("id2label", {})
+    except (OSError, json.JSONDecodeError) as err:
+        raise NlpError(f"{model_dir / 'config.json'}: unreadable model config ({err})") from None
+    tags = set(labels.values())
+    unknown = sorted(t for t in tags if t != "O" and t[2:] not in LABELS)
+    if unknown or "O" not in tags:
+        raise NlpError(f"{model_dir}: model labels {sorted(tags)} do not match this package's schema "
+                       f"({', '.join(LABELS)})")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForTokenClassification.from_pretrained(model_dir)
+    except Exception as err:  # transformers raises many types for broken files
+        raise NlpError(f"{model_dir}: cannot load the model ({type(err).__name__}: {err})") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise NlpError(f"{model_dir}: needs a fast tokenizer (tokenizer.json) for character offsets")
+    return model, tokenizer

@@ -1,0 +1,269 @@
+"""Fine-tune the encoder as a BIO token classifier from a config (``nlp train CONFIG``), evaluate, cross-validate.
+
+Reads in one place, top to bottom: data -> model -> optimiser -> epochs (fresh augmentation each epoch) -> save
+-> evaluate on held-out documents.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from nlp.annotations import Document, read_jsonl
+from nlp.config import Config, resolve_path
+from nlp.errors import NlpError
+from nlp.metrics import format_scores, span_scores
+from nlp.pieces import IGNORE_INDEX, label_maps
+from nlp.schema import LABELS
+
+NOTICE_FILES = ("LICENSE", "NOTICE")
+
+
+# --- data ---------------------------------------------------------------------------------------------------
+
+def split_documents(docs: list[Document], config: Config) -> tuple[list[Document], list[Document]]:
+    """Training and evaluation documents by the config's ``train_ids`` / ``eval_ids``."""
+    ids = {doc.id for doc in docs}
+    for key in ("train_ids", "eval_ids"):
+        unknown = [i for i in getattr(config.data, key) if i not in ids]
+        if unknown:
+            raise NlpError(f"{config.source}: data.{key} names unknown documents: {', '.join(unknown)}")
+    eval_docs = [d for d in docs if d.id in config.data.eval_ids]
+    train_docs = [d for d in docs if (d.id in config.data.train_ids if config.data.train_ids
+                                      else d.id not in config.data.eval_ids)]
+    if not train_docs:
+        raise NlpError(f"{config.source}: no training documents left")
+    return train_docs, eval_docs
+
+
+def batches_by_length(features: list[dict], batch_size: int, rng: random.Random) -> list[list[dict]]:
+    """Batches of similar length (less padding), in random order."""
+    ordered = sorted(features, key=lambda f: len(f["input_ids"]) + rng.random())
+    batches = [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(batch: list[dict], pad_id: int):
+    import torch
+
+    width = max(len(f["input_ids"]) for f in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, f in enumerate(batch):
+        n = len(f["input_ids"])
+        ids[row, :n] = torch.tensor(f["input_ids"])
+        labels[row, :n] = torch.tensor(f["labels"])
+        mask[row, :n] = 1
+    return ids, mask, labels
+
+
+# --- model --------------------------------------------------------------------------------------------------
+
+def ensure_base(config: Config) -> Path:
+    """The base encoder directory, built with ``nlp base build`` first when it is the default and missing."""
+    from nlp.paths import DEFAULT_BASE_DIR
+
+    base = resolve_path(config.model.base)
+    if (base / "config.json").is_file():
+        return base
+    if base.resolve() != DEFAULT_BASE_DIR.resolve():
+        raise NlpError(f"{config.source}: model.base {base} is not a model directory")
+    from nlp.base import build_base
+
+    print(f"base encoder missing: building it in {base} (nlp base build)")
+    build_base(base)
+    return base
+
+
+def build_model(config: Config, label2id: dict, id2label: dict):
+    """Tokenizer and token-classification model: the pretrained base, or a tiny random one for tests."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, BertConfig, BertForTokenClassification
+
+    if config.model.random_init:
+        tokenizer_dir = resolve_path(config.model.tokenizer or config.model.base)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        bert = BertConfig(vocab_size=len(tokenizer), num_labels=len(label2id), id2label=id2label,
+                          label2id=label2id, pad_token_id=tokenizer.pad_token_id, **config.model.random_init)
+        return tokenizer, BertForTokenClassification(bert)
+    base = ensure_base(config)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_path(config.model.tokenizer) if config.model.tokenizer
+                                              else base)
+    model = AutoModelForTokenClassification.from_pretrained(base, num_labels=len(label2id), id2label=id2label,
+                                                            label2id=label2id)
+    return tokenizer, model
+
+
+def make_optimizer(model, config: Config, total_steps: int):
+    """AdamW with a higher learning rate for the new head than for the pretrained encoder, linear warm-up/decay."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    head, encoder_decay, encoder_no_decay = [], [], []
+    for name, param in model.named_parameters():
+        if name.startswith("classifier"):
+            head.append(param)
+        elif name.endswith("bias") or "LayerNorm" in name:
+            encoder_no_decay.append(param)
+        else:
+            encoder_decay.append(param)
+    t = config.train
+    optimizer = torch.optim.AdamW([
+        {"params": head, "lr": t.head_lr, "weight_decay": 0.0},
+        {"params": encoder_decay, "lr": t.encoder_lr, "weight_decay": t.weight_decay},
+        {"params": encoder_no_decay, "lr": t.encoder_lr, "weight_decay": 0.0},
+    ])
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
+    return optimizer, scheduler
+
+
+def set_seed(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# --- training -----------------------------------------------------------------------------------------------
+
+def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
+    """Train per ``config``, save an HF model directory in ``output_dir``, evaluate on ``data.eval_ids``.
+
+    Returns the training record (also written to ``output_dir/training.json``).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from nlp.augment import augment_examples
+    from nlp.dataset import document_examples, featurize, misalignment_report
+    from nlp.inference import resolve_device
+
+    started = time.time()
+    t = config.train
+    set_seed(t.seed)
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    device = resolve_device(t.device)
+    label2id, id2label = label_maps(config.labels)
+
+    docs = read_jsonl(resolve_path(config.data.gold))
+    train_docs, eval_docs = split_documents(docs, config)
+    examples = [ex for d in train_docs for ex in document_examples(d, config.data.window_chars, config.labels)]
+    tokenizer, model = build_model(config, label2id, id2label)
+    model.config.window_chars = config.data.window_chars
+    model.to(device)
+
+    copies = config.augment.copies if augment_examples(examples[:1], config.augment, random.Random(0)) else 0
+    steps_per_epoch = math.ceil(len(examples) * (1 + copies) / t.batch_size)
+    optimizer, scheduler = make_optimizer(model, config, steps_per_epoch * t.epochs)
+    weights = torch.ones(len(label2id))
+    weights[label2id["O"]] = t.o_weight
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weights.to(device), ignore_index=IGNORE_INDEX)
+
+    rng = random.Random(t.seed)
+    epoch_losses = []
+    model.train()
+    for epoch in range(t.epochs):
+        epoch_examples = examples + augment_examples(examples, config.augment, rng)
+        batches = batches_by_length(featurize(epoch_examples, tokenizer, label2id), t.batch_size, rng)
+        total, count = 0.0, 0
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{t.epochs}", disable=not progress, leave=False)
+        for batch in bar:
+            ids, mask, labels = (x.to(device) for x in collate(batch, tokenizer.pad_token_id))
+            logits = model(input_ids=ids, attention_mask=mask).logits
+            loss = loss_fn(logits.view(-1, logits.size(-1)), labels.view(-1))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            total, count = total + loss.item(), count + 1
+            bar.set_postfix(loss=f"{total / count:.4f}")
+        epoch_losses.append(total / max(count, 1))
+        if progress:
+            print(f"epoch {epoch + 1}/{t.epochs}: loss {epoch_losses[-1]:.4f} ({len(epoch_examples)} windows)")
+    train_seconds = time.time() - started
+
+    record = {
+        "config": config.to_dict(),
+        "config_file": config.source,
+        "train_documents": [d.id for d in train_docs],
+        "eval_documents": [d.id for d in eval_docs],
+        "train_windows": len(examples),
+        "boundaries": misalignment_report(examples, tokenizer),
+        "epoch_losses": epoch_losses,
+        "train_seconds": round(train_seconds, 1),
+        "device": device,
+        "torch_threads": torch.get_num_threads(),
+    }
+    save_model(model, tokenizer, output_dir, config)
+    if eval_docs:
+        scores = evaluate_documents(model, tokenizer, eval_docs, config.labels, device)
+        record["eval_scores"] = scores
+        if progress:
+            print(format_scores(scores, f"held-out: {', '.join(d.id for d in eval_docs)}"))
+    (Path(output_dir) / "training.json").write_text(json.dumps(record, ensure_ascii=False, indent=1),
+                                                    encoding="utf-8")
+    return record
+
+
+def save_model(model, tokenizer, output_dir: Path, config: Config) -> None:
+    """Save a standard HF directory (weights in ``model.save_dtype``), with the base model's licence notices.
+
+    Written to a temporary directory first and moved into place, so a failure leaves no half-written model.
+    """
+    import torch
+
+    output_dir = Path(output_dir)
+    tmp = output_dir.with_name(output_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    dtype = torch.float16 if config.model.save_dtype == "float16" else torch.float32
+    model.to("cpu").to(dtype).save_pretrained(tmp, safe_serialization=True)
+    model.float()
+    tokenizer.save_pretrained(tmp)
+    if not config.model.random_init:
+        base = resolve_path(config.model.base)
+        for name in NOTICE_FILES:
+            if (base / name).is_file():
+                shutil.copy(base / name, tmp / name)
+    if output_dir.exists():
+        shutil.rmtree(output_dir)
+    tmp.rename(output_dir)
+
+
+# --- evaluation ---------------------------------------------------------------------------------------------
+
+def evaluate_documents(model, tokenizer, docs: list[Document], labels=LABELS, device: str = "cpu") -> dict:
+    """seqeval strict entity scores of the model's predictions on gold documents (raw-text offsets)."""
+    from nlp.inference import Predictor
+
+    predictor = Predictor(model=model, tokenizer=tokenizer, device=device)
+    predicted = predictor.predict([d.text for d in docs])
+    gold = [[e for e in d.entities if e[2] in labels] for d in docs]
+    return span_scores([len(d.text) for d in docs], gold, [[p[:3] for p in spans] for spans in predicted], labels)
+
+
+def cross_validate(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
+    """Leave-one-document-out: train on all but one gold document, score on it, for each document in turn."""
+    docs = read_jsonl(resolve_path(config.data.gold))
+    output_dir = Path(output_dir)
+    folds = {}
+    for doc in docs:
+        fold_config = replace(config, data=replace(config.data, train_ids=[], eval_ids=[doc.id]))
+        if progress:
+            print(f"== fold: hold out {doc.id}")
+        record = train(fold_config, output_dir / f"fold-{doc.id}", progress=progress)
+        folds[doc.id] = {"scores": record["eval_scores"], "train_seconds": record["train_seconds"]}
+    labels = list(config.labels) + ["micro"]
+    mean = {label: {metric: sum(f["scores"][label][metric] for f in folds.values()) / len(folds)
+                    for metric in ("precision", "recall", "f1")} for label in labels}
+    result = {"config_file": config.source, "folds": folds, "mean": mean}
+    (output_dir / "cv.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    return result
