@@ -70,9 +70,8 @@ def place_names() -> dict[str, list[str]]:
 
     def add(level: str, key: str, node: dict) -> None:
         names[level].append(node.get("_full_name", key))
-        alias = node.get("_alias")
-        if alias:
-            names[level].append(alias)
+        alias = node.get("_alias") or []
+        names[level] += [alias] if isinstance(alias, str) else list(alias)
 
     for prov_key, prov in locations.items():
         add("province", prov_key, prov)

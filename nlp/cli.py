@@ -59,6 +59,55 @@ def _cmd_annotations_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from nlp.config import load_config
+    from nlp.metrics import format_scores
+    from nlp.paths import MODELS_DIR
+
+    config = load_config(Path(args.config))
+    if args.epochs is not None:
+        config.train.epochs = args.epochs
+    if args.device:
+        config.train.device = args.device
+    output = Path(args.output) if args.output else MODELS_DIR / Path(args.config).stem
+    if args.cross_validate:
+        from nlp.train import cross_validate
+
+        result = cross_validate(config, output, progress=not args.quiet)
+        for doc_id, fold in result["folds"].items():
+            print(format_scores(fold["scores"], f"fold {doc_id} ({fold['train_seconds']} s)"))
+        print(f"mean over {len(result['folds'])} folds: " + ", ".join(
+            f"{label} F1 {row['f1']:.3f}" for label, row in result["mean"].items()))
+        print(f"written: {output / 'cv.json'}")
+        return 0
+    from nlp.train import train
+
+    record = train(config, output, progress=not args.quiet)
+    print(f"model saved to {output} ({record['train_seconds']} s)")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from nlp.annotations import read_any
+    from nlp.metrics import format_scores
+    from nlp.paths import ANNOTATIONS_DIR
+    from nlp.inference import load_model
+    from nlp.train import evaluate_documents
+
+    data = Path(args.data) if args.data else ANNOTATIONS_DIR / "seeds.jsonl"
+    docs = read_any(data)
+    model, tokenizer = load_model(Path(args.model))
+    scores = evaluate_documents(model, tokenizer, docs, device=args.device)
+    print(format_scores(scores, f"{args.model} on {data} (seqeval strict, exact spans)"))
+    if args.output:
+        Path(args.output).write_text(json.dumps({"model": str(args.model), "data": str(data), "scores": scores},
+                                                indent=1), encoding="utf-8")
+        print(f"written: {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nlp",
@@ -75,6 +124,23 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also add every character of the .txt files under DIR to the vocabulary "
                             "(default: seeds/)")
     build.set_defaults(handler=_cmd_base_build)
+
+    train = commands.add_parser("train", help="fine-tune a model from a config (configs/*.yaml)")
+    train.add_argument("config", help="YAML config, e.g. configs/default.yaml")
+    train.add_argument("--output", help="model directory to write (default: models/<config name>)")
+    train.add_argument("--cross-validate", action="store_true",
+                       help="leave-one-document-out cross-validation over the gold documents instead")
+    train.add_argument("--epochs", type=int, help="override train.epochs")
+    train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device")
+    train.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    train.set_defaults(handler=_cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a model on gold data (seqeval strict entity F1)")
+    evaluate.add_argument("model", help="model directory")
+    evaluate.add_argument("data", nargs="?", help="gold JSONL / CoNLL / Label Studio file (default: the seeds)")
+    evaluate.add_argument("--output", help="also write the scores as JSON here")
+    evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluate.set_defaults(handler=_cmd_evaluate)
 
     ann = commands.add_parser("annotations", help="validate, convert and count gold annotations")
     ann_cmds = ann.add_subparsers(dest="annotations_command", metavar="ACTION", required=True)

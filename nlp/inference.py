@@ -114,7 +114,9 @@ class Predictor:
 def load_model(model_dir: Path):
     """Load a fine-tuned model and its tokenizer; a missing, corrupt or foreign directory is an NlpError."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
         raise NlpError(f"{model_dir}: not a model directory (no config.json); train one with `nlp train`")
