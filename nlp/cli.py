@@ -108,6 +108,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from nlp.extract_cli import run_extract
+
+    return run_extract(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nlp",
@@ -134,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device")
     train.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     train.set_defaults(handler=_cmd_train)
+
+    from nlp.extract_cli import add_parser as add_extract_parser
+
+    add_extract_parser(commands).set_defaults(handler=_cmd_extract)
 
     evaluate = commands.add_parser("evaluate", help="score a model on gold data (seqeval strict entity F1)")
     evaluate.add_argument("model", help="model directory")
