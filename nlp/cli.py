@@ -114,6 +114,12 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     return run_extract(args)
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from nlp.bench import main_bench
+
+    return main_bench(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nlp",
@@ -151,6 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--output", help="also write the scores as JSON here")
     evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     evaluate.set_defaults(handler=_cmd_evaluate)
+
+    bench = commands.add_parser("bench", help="speed, latency, memory and cold start vs the transformers pipeline")
+    bench.add_argument("--model", help="model directory (default: the shipped model)")
+    bench.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    bench.add_argument("--chars", type=int, default=200_000, help="characters of seed text to run (default 200000)")
+    bench.add_argument("--batch-size", type=int, default=32)
+    bench.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    bench.add_argument("--int8", action="store_true", help="dynamic int8 quantisation of the linear layers")
+    bench.add_argument("--no-baseline", action="store_true", help="skip the transformers pipeline run")
+    bench.add_argument("--output", help="also write the figures as JSON here")
+    bench.set_defaults(handler=_cmd_bench)
 
     ann = commands.add_parser("annotations", help="validate, convert and count gold annotations")
     ann_cmds = ann.add_subparsers(dest="annotations_command", metavar="ACTION", required=True)
