@@ -211,14 +211,23 @@ GENERATORS = {
 }
 
 
-def replace_mentions(example: Example, rng: random.Random, probability: float) -> Example:
-    """Swap each gold mention, with ``probability``, for a generated mention of the same label."""
+SWAPPABLE = {"MONEY": "RATIO", "RATIO": "MONEY"}
+
+
+def replace_mentions(example: Example, rng: random.Random, probability: float, swap_values: float = 0.0) -> Example:
+    """Swap each gold mention, with ``probability``, for a generated mention of the same label.
+
+    With ``swap_values``, a replaced MONEY becomes a generated RATIO and vice versa: the seeds hold few ratios,
+    and the surface form (元 vs %) must decide between the two, not the context.
+    """
     pieces, spans, cursor, length = [], [], 0, 0
     for start, end, label in sorted(example.spans):
         pieces.append(example.text[cursor:start])
         length += start - cursor
         mention = example.text[start:end]
         if rng.random() < probability:
+            if label in SWAPPABLE and rng.random() < swap_values:
+                label = SWAPPABLE[label]
             mention = GENERATORS[label](rng)
         pieces.append(mention)
         spans.append((length, length + len(mention), label))
@@ -280,7 +289,8 @@ def augment_examples(examples: list[Example], config, rng: random.Random) -> lis
         for n in range(config.copies):
             copy = example
             if config.mention_replacement.enabled:
-                copy = replace_mentions(copy, rng, config.mention_replacement.probability)
+                copy = replace_mentions(copy, rng, config.mention_replacement.probability,
+                                        config.mention_replacement.swap_values)
             if config.noise.enabled:
                 copy = inject_noise(copy, rng, config.noise.gloss_rate, config.noise.space_rate)
             if config.opencc and (n % 2 == 0 or not others):

@@ -31,6 +31,8 @@ class MentionReplacementConfig:
     enabled: bool = True
     probability: float = 0.7
     """Chance that each gold mention in a copy is swapped for a generated one of the same label."""
+    swap_values: float = 0.0
+    """Chance that a replaced MONEY becomes a generated RATIO and vice versa (few ratios in the seeds)."""
 
 
 @dataclass
@@ -148,7 +150,7 @@ def config_from_dict(values: dict, source: str = "<config>") -> Config:
     unknown = [label for label in config.labels if label not in LABELS]
     if unknown or not config.labels:
         raise NlpError(f"{source}: 'labels' must be a non-empty subset of {', '.join(LABELS)}, got {config.labels}")
-    for key in ("probability", "gloss_rate", "space_rate", "warmup_ratio"):
+    for key in ("probability", "swap_values", "gloss_rate", "space_rate", "warmup_ratio"):
         for section in (config.augment.mention_replacement, config.augment.noise, config.train):
             if hasattr(section, key) and getattr(section, key) > 1:
                 raise NlpError(f"{source}: '{key}' must be between 0 and 1, got {getattr(section, key)}")
