@@ -237,6 +237,35 @@ def replace_mentions(example: Example, rng: random.Random, probability: float, s
     return Example("".join(pieces), spans, f"{example.source}+mentions")
 
 
+def value_copies(examples: list[Example], copies: int, rng: random.Random) -> list[Example]:
+    """Extra copies of the windows holding a MONEY or RATIO mention, every value mention regenerated and half
+    of them swapped to the other value label: the seeds hold few amounts and fewer ratios."""
+    out = []
+    for example in examples:
+        values = [span for span in example.spans if span[2] in SWAPPABLE]
+        if not values:
+            continue
+        for _ in range(copies):
+            others = [span for span in example.spans if span[2] not in SWAPPABLE]
+            only_values = Example(example.text, values, example.source)
+            replaced = replace_mentions(only_values, rng, 1.0, swap_values=0.5)
+            # re-insert the other spans, shifted by the length changes before them
+            shift = _length_shifts(example.spans, replaced.spans, values)
+            spans = replaced.spans + [(s + shift(s), e + shift(s), l) for s, e, l in others]
+            out.append(Example(replaced.text, sorted(spans), f"{example.source}+values"))
+    return out
+
+
+def _length_shifts(all_spans, new_values, old_values):
+    """Offset shift for a position outside the value spans after those spans changed length."""
+    changes = [(old[1], (new[1] - new[0]) - (old[1] - old[0])) for old, new in zip(sorted(old_values), new_values)]
+
+    def shift(position: int) -> int:
+        return sum(delta for end, delta in changes if end <= position)
+
+    return shift
+
+
 # --- (c) scrape noise ---------------------------------------------------------------------------------------
 
 def inject_noise(example: Example, rng: random.Random, gloss_rate: float, space_rate: float) -> Example:
@@ -285,6 +314,8 @@ def augment_examples(examples: list[Example], config, rng: random.Random) -> lis
     if not (config.opencc or others):
         return []
     copies = []
+    if config.mention_replacement.enabled and config.mention_replacement.value_copies:
+        copies += value_copies(examples, config.mention_replacement.value_copies, rng)
     for example in examples:
         for n in range(config.copies):
             copy = example

@@ -31,6 +31,8 @@ class MentionReplacementConfig:
     enabled: bool = True
     probability: float = 0.7
     """Chance that each gold mention in a copy is swapped for a generated one of the same label."""
+    value_copies: int = 0
+    """Extra copies per epoch of each window holding MONEY/RATIO, every value mention regenerated."""
     swap_values: float = 0.0
     """Chance that a replaced MONEY becomes a generated RATIO and vice versa (few ratios in the seeds)."""
 

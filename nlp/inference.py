@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from nlp.errors import NlpError
-from nlp.pieces import decode, encode_texts
+from nlp.pieces import decode, decode_marginal, encode_texts
 from nlp.schema import LABELS
 from nlp.text import clean, span_to_raw
 from nlp.windows import sentence_windows
@@ -63,7 +63,7 @@ class Predictor:
     """Entity spans from a fine-tuned ``AutoModelForTokenClassification`` directory (or a loaded model)."""
 
     def __init__(self, model_dir: Path | str | None = None, device: str = "auto", *, model=None, tokenizer=None,
-                 batch_size: int = 32, window_chars: int | None = None):
+                 batch_size: int = 32, window_chars: int | None = None, decoding: str = "marginal"):
         import torch
 
         self.device = resolve_device(device)
@@ -75,7 +75,15 @@ class Predictor:
         self.tokenizer = tokenizer
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         self.batch_size = batch_size
+        self.decoding = decoding
+        """``marginal`` (see :func:`nlp.pieces.decode_marginal`) or ``argmax`` per piece."""
         self.window_chars = window_chars or getattr(self.model.config, "window_chars", DEFAULT_WINDOW_CHARS)
+
+    def _decode(self, text, encoding, probs):
+        if self.decoding == "argmax":
+            tags = [max(range(len(row)), key=row.__getitem__) for row in probs]
+            return decode(text, encoding, tags, [row[t] for row, t in zip(probs, tags)], self.id2label)
+        return decode_marginal(text, encoding, probs, self.id2label)
 
     def predict(self, texts: list[str]) -> list[list[tuple[int, int, str, float]]]:
         """Spans ``(start, end, label, score)`` per text, offsets into the original texts, sorted by start."""
@@ -100,11 +108,10 @@ class Predictor:
                 mask[row, : len(enc.input_ids)] = 1
             with torch.inference_mode():
                 logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-                probs, tags = logits.float().softmax(-1).max(-1)
-            for (index, w_start, w_text), enc, row_tags, row_probs in zip(batch, encodings, tags.tolist(),
-                                                                        probs.tolist()):
+                probs = logits.float().softmax(-1)
+            for (index, w_start, w_text), enc, row_probs in zip(batch, encodings, probs.tolist()):
                 offsets = cleaned[index].offsets
-                for start, end, label, score in decode(w_text, enc, row_tags, row_probs, self.id2label):
+                for start, end, label, score in self._decode(w_text, enc, row_probs):
                     start, end = trim_to_grammar(w_text, start, end, label)
                     raw_start, raw_end = span_to_raw(offsets, w_start + start, w_start + end)
                     results[index].append((raw_start, raw_end, label, score))

@@ -127,6 +127,50 @@ def decode(text: str, encoding: PieceEncoding, tag_ids: list[int], scores: list[
     return result
 
 
+def decode_marginal(text: str, encoding: PieceEncoding, probs, id2label: dict[int, str]
+                    ) -> list[tuple[int, int, str, float]]:
+    """Character spans from per-piece tag probabilities, deciding in three marginal steps:
+
+    a piece is inside an entity when ``P(O) < 0.5`` (the mass of all B-/I- tags together wins); it starts a new
+    span when its ``B-*`` mass exceeds its ``I-*`` mass; a span's label is the label with the most ``B-X + I-X``
+    mass summed over its pieces, and its score that mass per piece. With little training data the mass is often
+    split between B/I and between MONEY/RATIO, where a per-piece argmax would break spans apart or drop them.
+    """
+    outside = next(i for i, tag in id2label.items() if tag == "O")
+    labels = sorted({tag[2:] for tag in id2label.values() if tag != "O"})
+    begin = {label: next(i for i, t in id2label.items() if t == f"B-{label}") for label in labels}
+    inside = {label: next(i for i, t in id2label.items() if t == f"I-{label}") for label in labels}
+    spans = []
+    current = None  # [start, end, {label: mass}, pieces]
+    for owned, row in zip(encoding.char_spans, probs):
+        if owned is None:
+            continue
+        if row[outside] >= 0.5:
+            if current:
+                spans.append(current)
+                current = None
+            continue
+        b_mass = sum(row[i] for i in begin.values())
+        i_mass = sum(row[i] for i in inside.values())
+        if current is None or b_mass > i_mass:
+            if current:
+                spans.append(current)
+            current = [owned[0], owned[1], dict.fromkeys(labels, 0.0), 0]
+        current[1] = owned[1]
+        for label in labels:
+            current[2][label] += row[begin[label]] + row[inside[label]]
+        current[3] += 1
+    if current:
+        spans.append(current)
+    result = []
+    for start, end, mass, pieces in spans:
+        label = max(mass, key=mass.get)
+        start, end = trim_span(text, start, end)
+        if start < end:
+            result.append((start, end, label, float(mass[label] / pieces)))
+    return result
+
+
 def label_maps(labels) -> tuple[dict[str, int], dict[int, str]]:
     """``label2id`` and ``id2label`` for the BIO tags of ``labels``."""
     tags = bio_labels(tuple(labels))
