@@ -83,6 +83,8 @@ class ModelConfig:
     (the tokenizer still comes from ``tokenizer``)."""
     tokenizer: str = ""
     """Tokenizer directory when it differs from ``base``."""
+    isolate: str = ""
+    """Characters the tokenizer always emits as pieces of their own (e.g. ``%‰元``), saved with the model."""
     save_dtype: str = "float16"
     """float16 or float32 weights in the saved model."""
 

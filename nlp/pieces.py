@@ -44,6 +44,26 @@ def _owned_ranges(text: str, tokens: list[str], offsets: list[tuple[int, int]]) 
     return spans
 
 
+def isolate_characters(tokenizer, chars: str) -> None:
+    """Make the fast tokenizer always emit each of ``chars`` as a piece of its own (saved with the tokenizer).
+
+    Sentencepiece merges ``%`` and ``元`` with their neighbours (``5%``, ``%,``, ``元的``), so the character that
+    decides between MONEY and RATIO has no piece of its own and value boundaries fall inside pieces.
+    """
+    import re
+
+    from tokenizers import Regex, pre_tokenizers
+
+    if not chars:
+        return
+    backend = tokenizer.backend_tokenizer
+    backend.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(f"[{re.escape(chars)}]"), "isolated"),
+        # "first": only the text's first piece gets the ▁ prefix, not each isolated character
+        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=True),
+    ])
+
+
 def encode_texts(tokenizer, texts: list[str], max_length: int = 512) -> list[PieceEncoding]:
     """Tokenise texts with special tokens; truncation past ``max_length`` pieces is an error (windows first)."""
     batch = tokenizer(texts, add_special_tokens=True, return_offsets_mapping=True, truncation=False)

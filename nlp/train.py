@@ -17,7 +17,7 @@ from nlp.annotations import Document, read_jsonl
 from nlp.config import Config, resolve_path
 from nlp.errors import NlpError
 from nlp.metrics import format_scores, span_scores
-from nlp.pieces import IGNORE_INDEX, label_maps
+from nlp.pieces import IGNORE_INDEX, isolate_characters, label_maps
 from nlp.schema import LABELS
 
 NOTICE_FILES = ("LICENSE", "NOTICE")
@@ -83,6 +83,12 @@ def ensure_base(config: Config) -> Path:
 
 def build_model(config: Config, label2id: dict, id2label: dict):
     """Tokenizer and token-classification model: the pretrained base, or a tiny random one for tests."""
+    tokenizer, model = _load_model(config, label2id, id2label)
+    isolate_characters(tokenizer, config.model.isolate)
+    return tokenizer, model
+
+
+def _load_model(config: Config, label2id: dict, id2label: dict):
     from transformers import AutoModelForTokenClassification, AutoTokenizer, BertConfig, BertForTokenClassification
 
     if config.model.random_init:

@@ -93,3 +93,21 @@ def test_windows_cover_text_and_never_cut_protected_spans(text, max_chars, data)
             assert any(ws <= s and e <= we for ws, we in windows)
     longest_protected = max((e - s for s, e in protected), default=0)
     assert all(e - s <= max(max_chars, longest_protected + max_chars) for s, e in windows)
+
+
+def test_isolated_characters_are_pieces_of_their_own_and_survive_saving(tiny_tokenizer_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    from nlp.pieces import isolate_characters
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
+    isolate_characters(tokenizer, "%‰元")
+    text = "占比5.48%,价值3000元的护林员,增长7.1‰"
+    for tok in (tokenizer, None):
+        if tok is None:
+            tokenizer.save_pretrained(tmp_path)
+            tok = AutoTokenizer.from_pretrained(tmp_path)
+        enc = encode_texts(tok, [text])[0]
+        pieces = [text[s:e] for s, e in (span for span in enc.char_spans if span)]
+        assert pieces.count("%") == 1 and pieces.count("元") == 1 and pieces.count("‰") == 1
+        assert "".join(pieces) == text
