@@ -72,8 +72,8 @@ def encode_texts(tokenizer, texts: list[str], max_length: int = 512) -> list[Pie
         if len(ids) > max_length:
             raise ValueError(f"text of {len(text)} characters gives {len(ids)} pieces (> {max_length})")
         tokens = tokenizer.convert_ids_to_tokens(ids)
-        special = set(tokenizer.all_special_tokens)
-        offsets = [(0, 0) if tok in special else tuple(off) for tok, off in zip(tokens, offsets)]
+        # added special tokens (<s>, </s>) come with empty offsets; <unk> keeps its characters
+        offsets = [tuple(off) for off in offsets]
         encodings.append(PieceEncoding(list(ids), _owned_ranges(text, tokens, offsets)))
     return encodings
 

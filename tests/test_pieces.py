@@ -111,3 +111,14 @@ def test_isolated_characters_are_pieces_of_their_own_and_survive_saving(tiny_tok
         pieces = [text[s:e] for s, e in (span for span in enc.char_spans if span)]
         assert pieces.count("%") == 1 and pieces.count("元") == 1 and pieces.count("‰") == 1
         assert "".join(pieces) == text
+
+
+def test_unknown_pieces_keep_their_characters(tiny_tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
+    text = "医院😀卫生院"
+    enc = encode_texts(tokenizer, [text])[0]
+    assert tokenizer.unk_token_id in enc.input_ids
+    pieces = [text[s:e] for s, e in (span for span in enc.char_spans if span)]
+    assert "".join(pieces) == text
