@@ -99,7 +99,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     data = Path(args.data) if args.data else ANNOTATIONS_DIR / "seeds.jsonl"
     docs = read_any(data)
     model, tokenizer = load_model(Path(args.model))
-    scores = evaluate_documents(model, tokenizer, docs, device=args.device)
+    scores = evaluate_documents(model, tokenizer, docs, device=args.device, int8=args.int8)
     print(format_scores(scores, f"{args.model} on {data} (seqeval strict, exact spans)"))
     if args.output:
         Path(args.output).write_text(json.dumps({"model": str(args.model), "data": str(data), "scores": scores},
@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", nargs="?", help="gold JSONL / CoNLL / Label Studio file (default: the seeds)")
     evaluate.add_argument("--output", help="also write the scores as JSON here")
     evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluate.add_argument("--int8", action="store_true", help="dynamic int8 quantisation (CPU)")
     evaluate.set_defaults(handler=_cmd_evaluate)
 
     bench = commands.add_parser("bench", help="speed, latency, memory and cold start vs the transformers pipeline")

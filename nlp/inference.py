@@ -63,7 +63,8 @@ class Predictor:
     """Entity spans from a fine-tuned ``AutoModelForTokenClassification`` directory (or a loaded model)."""
 
     def __init__(self, model_dir: Path | str | None = None, device: str = "auto", *, model=None, tokenizer=None,
-                 batch_size: int = 32, window_chars: int | None = None, decoding: str = "marginal"):
+                 batch_size: int = 32, window_chars: int | None = None, decoding: str = "marginal",
+                 int8: bool = False):
         import torch
 
         self.device = resolve_device(device)
@@ -72,6 +73,11 @@ class Predictor:
         self.model = model.to(self.device).eval()
         if self.device == "cpu" and next(self.model.parameters()).dtype == torch.float16:
             self.model = self.model.float()  # half-precision matmuls are slow or missing on CPUs
+        if int8:
+            if self.device != "cpu":
+                raise NlpError("int8 quantisation is for CPU inference (use --device cpu)")
+            # dynamic int8 linear layers: about 3.5x faster on CPU (measured with `nlp bench --int8`)
+            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.tokenizer = tokenizer
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         self.batch_size = batch_size

@@ -246,11 +246,12 @@ def save_model(model, tokenizer, output_dir: Path, config: Config) -> None:
 
 # --- evaluation ---------------------------------------------------------------------------------------------
 
-def evaluate_documents(model, tokenizer, docs: list[Document], labels=LABELS, device: str = "cpu") -> dict:
+def evaluate_documents(model, tokenizer, docs: list[Document], labels=LABELS, device: str = "cpu",
+                       int8: bool = False) -> dict:
     """seqeval strict entity scores of the model's predictions on gold documents (raw-text offsets)."""
     from nlp.inference import Predictor
 
-    predictor = Predictor(model=model, tokenizer=tokenizer, device=device)
+    predictor = Predictor(model=model, tokenizer=tokenizer, device=device, int8=int8)
     predicted = predictor.predict([d.text for d in docs])
     gold = [[e for e in d.entities if e[2] in labels] for d in docs]
     return span_scores([len(d.text) for d in docs], gold, [[p[:3] for p in spans] for spans in predicted], labels)
