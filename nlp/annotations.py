@@ -188,12 +188,9 @@ def _unescape_char(token: str) -> str:
 
 def char_tags(doc: Document) -> list[str]:
     """One BIO tag per character of ``doc.text``."""
-    tags = ["O"] * len(doc.text)
-    for start, end, label in doc.entities:
-        tags[start] = f"B-{label}"
-        for i in range(start + 1, end):
-            tags[i] = f"I-{label}"
-    return tags
+    from nlp.metrics import char_bio
+
+    return char_bio(len(doc.text), doc.entities)
 
 
 def spans_from_tags(tags: list[str]) -> list[tuple[int, int, str]]:

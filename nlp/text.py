@@ -134,11 +134,6 @@ def span_to_clean(offsets: list[int], start: int, end: int) -> tuple[int, int] |
     return clean_start, clean_end
 
 
-def compose(outer: list[int], inner: list[int]) -> list[int]:
-    """Chain two offset maps: ``inner`` maps text C to B, ``outer`` maps B to A; the result maps C to A."""
-    return [outer[i] for i in inner]
-
-
 @functools.lru_cache(maxsize=8)
 def _converter(config: str):
     import opencc
