@@ -80,17 +80,16 @@ def encode_texts(tokenizer, texts: list[str], max_length: int = 512) -> list[Pie
 
 def piece_labels(encoding: PieceEncoding, spans: list[tuple[int, int, str]], label2id: dict[str, int]) -> list[int]:
     """Label id per piece for gold character spans (``IGNORE_INDEX`` for pieces that own no characters)."""
-    char_tag: dict[int, str] = {}
-    for start, end, label in spans:
-        char_tag[start] = f"B-{label}"
-        for i in range(start + 1, end):
-            char_tag[i] = f"I-{label}"
+    from nlp.metrics import char_bio
+
+    length = max((span[1] for span in encoding.char_spans if span), default=0)
+    char_tag = char_bio(max(length, max((e for _, e, _ in spans), default=0)), spans)
     labels = []
     for owned in encoding.char_spans:
         if owned is None:
             labels.append(IGNORE_INDEX)
             continue
-        tags = [char_tag.get(i, "O") for i in range(*owned)]
+        tags = char_tag[owned[0]:owned[1]]
         begin = next((t for t in tags if t.startswith("B-")), None)
         # a piece continuing an entity keeps I- even if another starts inside it (the rarer error)
         labels.append(label2id[begin if begin and not tags[0].startswith("I-") else tags[0]])
