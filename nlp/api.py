@@ -12,15 +12,16 @@ from nlp.schema import NAME_LABELS, VALUE_LABELS, Entity
 _PREDICTORS: dict = {}
 
 
-def get_predictor(model: str | Path | None = None, device: str = "auto"):
+def get_predictor(model: str | Path | None = None, device: str = "auto", precision: str = "auto"):
     """A cached :class:`~nlp.inference.Predictor` for ``model`` (default: the shipped model)."""
-    from nlp.inference import Predictor, resolve_device
+    from nlp.inference import Predictor, resolve_device, resolve_precision
     from nlp.paths import DEFAULT_MODEL_DIR
 
     path = Path(model) if model else DEFAULT_MODEL_DIR
-    key = (str(path.resolve()), resolve_device(device))
+    device = resolve_device(device)
+    key = (str(path.resolve()), device, resolve_precision(precision, device))
     if key not in _PREDICTORS:
-        _PREDICTORS[key] = Predictor(path, device=key[1])
+        _PREDICTORS[key] = Predictor(path, device=device, precision=key[2])
     return _PREDICTORS[key]
 
 
@@ -47,14 +48,14 @@ def make_entity(text: str, start: int, end: int, label: str, score: float) -> En
 
 
 def extract_many(texts: Iterable[str], batch_size: int = 32, model: str | Path | None = None,
-                 device: str = "auto") -> list[list[dict]]:
+                 device: str = "auto", precision: str = "auto") -> list[list[dict]]:
     """Entities of each text as plain dicts; offsets index the original strings, so
-    ``text[e["start"]:e["end"]] == e["text"]`` always holds."""
+    ``text[e["start"]:e["end"]] == e["text"]`` always holds. ``precision``: see :class:`nlp.inference.Predictor`."""
     texts = list(texts)
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
-    predictor = get_predictor(model, device)
+    predictor = get_predictor(model, device, precision)
     predictor.batch_size = batch_size
     results = []
     for text, spans in zip(texts, predictor.predict(texts)):
@@ -62,11 +63,12 @@ def extract_many(texts: Iterable[str], batch_size: int = 32, model: str | Path |
     return results
 
 
-def extract(text: str, model: str | Path | None = None, device: str = "auto") -> list[dict]:
+def extract(text: str, model: str | Path | None = None, device: str = "auto",
+            precision: str = "auto") -> list[dict]:
     """Entities in one text: ``[{text, label, start, end, score, ...}]`` (see :func:`extract_many`)."""
     if not isinstance(text, str):
         raise TypeError(f"extract() expects str, got {type(text).__name__}")
-    return extract_many([text], model=model, device=device)[0]
+    return extract_many([text], model=model, device=device, precision=precision)[0]
 
 
 def load(model: str | Path | None = None, device: str = "auto"):

@@ -35,12 +35,12 @@ def bench_texts(total_chars: int) -> list[str]:
     return texts
 
 
-def gemm_gflops(device: str, size: int = 1024, repeats: int = 20) -> float:
-    """Measured float32 matrix-multiply rate (GFLOP/s) on this machine."""
+def gemm_gflops(device: str, size: int = 1024, repeats: int = 20, dtype=None) -> float:
+    """Measured matrix-multiply rate (GFLOP/s, float32 unless ``dtype``) on this machine."""
     import torch
 
-    a = torch.randn(size, size, device=device)
-    b = torch.randn(size, size, device=device)
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
     if device == "cuda":
@@ -57,7 +57,7 @@ def model_flops_per_token(config, seq_len: int) -> float:
     """Forward FLOPs per token of a BERT encoder + classifier (2 x multiply-adds), attention included."""
     h, layers, ffn = config.hidden_size, config.num_hidden_layers, config.intermediate_size
     per_layer = 2 * (4 * h * h + 2 * h * ffn) + 2 * 2 * seq_len * h
-    return layers * per_layer + 2 * h * config.num_labels
+    return layers * per_layer + 2 * h * len(config.id2label)
 
 
 def peak_rss_mb() -> float:
@@ -77,32 +77,42 @@ def cold_start_seconds(model: str | None, device: str) -> float:
     return elapsed
 
 
-def run_bench(model: str | None = None, device: str = "auto", total_chars: int = 200_000, batch_size: int = 32,
-              threads: int = 0, baseline: bool = True, quantize: bool = False) -> dict:
-    """Run every measurement and return them as a dict (see the module docstring)."""
-    import torch
-    from transformers import pipeline
-
-    from nlp.inference import resolve_device
-
-    device = resolve_device(device)
-    if threads:
-        torch.set_num_threads(threads)
-    texts = bench_texts(total_chars)
-    chars = sum(len(t) for t in texts)
-    from nlp.inference import Predictor
-    from nlp.paths import DEFAULT_MODEL_DIR
-
-    predictor = Predictor(model or DEFAULT_MODEL_DIR, device, batch_size=batch_size, int8=quantize)
-    result = {"device": device, "torch_threads": torch.get_num_threads(), "texts": len(texts), "chars": chars,
-              "batch_size": batch_size, "quantized_int8": quantize}
-
+def _chars_per_second(predictor, texts: list[str]) -> tuple[float, int]:
     predictor.predict(texts[:50])  # warm-up
     start = time.perf_counter()
     spans = predictor.predict(texts)
     elapsed = time.perf_counter() - start
-    result["package_chars_per_s"] = round(chars / elapsed, 1)
-    result["package_entities"] = sum(len(s) for s in spans)
+    return sum(len(t) for t in texts) / elapsed, sum(len(s) for s in spans)
+
+
+def run_bench(model: str | None = None, device: str = "auto", total_chars: int = 200_000, batch_size: int = 32,
+              threads: int = 0, baseline: bool = True, precision: str = "auto") -> dict:
+    """Run every measurement and return them as a dict (see the module docstring)."""
+    import torch
+
+    from nlp.inference import Predictor, load_hf_model, resolve_device, resolve_precision
+    from nlp.paths import DEFAULT_MODEL_DIR
+    from nlp.pieces import encode_texts
+
+    device = resolve_device(device)
+    precision = resolve_precision(precision, device)
+    if threads:
+        torch.set_num_threads(threads)
+    model_dir = Path(model or DEFAULT_MODEL_DIR)
+    texts = bench_texts(total_chars)
+    chars = sum(len(t) for t in texts)
+    predictor = Predictor(model_dir, device, batch_size=batch_size, precision=precision)
+    result = {"device": device, "torch_threads": torch.get_num_threads(), "texts": len(texts), "chars": chars,
+              "batch_size": batch_size, "precision": precision}
+
+    speed, entities = _chars_per_second(predictor, texts)
+    result["package_chars_per_s"] = round(speed, 1)
+    result["package_entities"] = entities
+    if precision != "float32":  # the same batching in float32, to separate the two gains
+        speed, entities = _chars_per_second(Predictor(model_dir, device, batch_size=batch_size,
+                                                      precision="float32"), texts)
+        result["package_float32_chars_per_s"] = round(speed, 1)
+        result["package_float32_entities"] = entities
 
     latencies = []
     for _ in range(50):
@@ -114,7 +124,10 @@ def run_bench(model: str | None = None, device: str = "auto", total_chars: int =
                                        "p95": round(1000 * latencies[int(0.95 * len(latencies)) - 1], 2)}
 
     if baseline:
-        classifier = pipeline("token-classification", model=predictor.model, tokenizer=predictor.tokenizer,
+        from transformers import pipeline
+
+        hf_model, hf_tokenizer = load_hf_model(model_dir)
+        classifier = pipeline("token-classification", model=hf_model.float(), tokenizer=hf_tokenizer,
                               aggregation_strategy="simple", device=0 if device == "cuda" else -1)
         classifier(texts[:5])
         start = time.perf_counter()
@@ -125,16 +138,19 @@ def run_bench(model: str | None = None, device: str = "auto", total_chars: int =
         result["pipeline_chars_per_s"] = round(chars / elapsed, 1)
         result["pipeline_entities"] = baseline_entities
         result["speedup"] = round(result["package_chars_per_s"] / result["pipeline_chars_per_s"], 2)
+        del classifier, hf_model
 
     config = predictor.model.config
-    pieces = predictor.tokenizer(texts[:200], add_special_tokens=True)["input_ids"]
-    pieces_per_char = sum(len(p) for p in pieces) / sum(len(t) for t in texts[:200])
+    pieces = encode_texts(predictor.tokenizer, texts[:200])
+    pieces_per_char = sum(len(p.input_ids) for p in pieces) / sum(len(t) for t in texts[:200])
     flops_per_char = model_flops_per_token(config, seq_len=128) * pieces_per_char
-    gemm = gemm_gflops(device)
     result["pieces_per_char"] = round(pieces_per_char, 3)
     result["model_gflops_per_1k_chars"] = round(flops_per_char * 1000 / 1e9, 3)
-    result["gemm_gflops"] = round(gemm, 1)
+    result["gemm_gflops"] = {"float32": round(gemm_gflops(device), 1)}
+    if precision in ("bfloat16", "float16"):
+        result["gemm_gflops"][precision] = round(gemm_gflops(device, dtype=getattr(torch, precision)), 1)
     result["achieved_gflops"] = round(flops_per_char * result["package_chars_per_s"] / 1e9, 1)
+    gemm = result["gemm_gflops"].get(precision, result["gemm_gflops"]["float32"])
     result["share_of_gemm_rate"] = round(result["achieved_gflops"] / gemm, 3)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     result["cold_start_s"] = round(cold_start_seconds(model, device), 2)
@@ -142,27 +158,34 @@ def run_bench(model: str | None = None, device: str = "auto", total_chars: int =
 
 
 def format_bench(result: dict) -> str:
+    precision = result["precision"]
     lines = [f"device {result['device']}, {result['torch_threads']} threads, {result['chars']} chars in "
-             f"{result['texts']} texts, batch {result['batch_size']}, int8 {result['quantized_int8']}",
-             f"nlp (batched):           {result['package_chars_per_s']:>10,.0f} chars/s"]
+             f"{result['texts']} texts, batch {result['batch_size']}, precision {precision}",
+             f"nlp (batched, {precision}):{'':<{max(0, 9 - len(precision))}}{result['package_chars_per_s']:>10,.0f} chars/s"]
+    if "package_float32_chars_per_s" in result:
+        lines.append(f"nlp (batched, float32):  {result['package_float32_chars_per_s']:>10,.0f} chars/s")
     if "pipeline_chars_per_s" in result:
         lines.append(f"transformers pipeline:   {result['pipeline_chars_per_s']:>10,.0f} chars/s")
         lines.append(f"speed-up:                {result['speedup']:>10.2f} x")
     lat = result["short_text_latency_ms"]
+    gemm = result["gemm_gflops"]
+    rate = gemm.get(precision, gemm["float32"])
     lines += [
         f"short text latency:      p50 {lat['p50']} ms, p95 {lat['p95']} ms",
         f"peak RSS:                {result['peak_rss_mb']:.0f} MB",
         f"cold start (nlp extract one sentence): {result['cold_start_s']} s",
         f"model: {result['model_gflops_per_1k_chars']} GFLOP per 1k chars ({result['pieces_per_char']} pieces/char);"
-        f" achieved {result['achieved_gflops']} GFLOP/s of a measured {result['gemm_gflops']} GFLOP/s float32 GEMM"
-        f" rate ({100 * result['share_of_gemm_rate']:.0f}%{'; int8 work counted as float32 FLOPs' if result['quantized_int8'] else ''})",
+        f" achieved {result['achieved_gflops']} GFLOP/s of a measured {rate} GFLOP/s "
+        f"{precision if precision in gemm else 'float32'} GEMM rate ({100 * result['share_of_gemm_rate']:.0f}%"
+        f"{'; int8 work counted as float32 FLOPs' if precision == 'int8' else ''})"
+        + (f"; float32 GEMM {gemm['float32']} GFLOP/s" if precision in gemm and precision != "float32" else ""),
     ]
     return "\n".join(lines)
 
 
 def main_bench(args) -> int:
     result = run_bench(args.model, args.device, args.chars, args.batch_size, args.threads,
-                       baseline=not args.no_baseline, quantize=args.int8)
+                       baseline=not args.no_baseline, precision=args.precision)
     print(format_bench(result))
     if args.output:
         Path(args.output).write_text(json.dumps(result, indent=1), encoding="utf-8")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from nlp.errors import NlpError
+from nlp.inference import PRECISION_HELP, PRECISIONS
 
 
 def _cmd_base_build(args: argparse.Namespace) -> int:
@@ -64,7 +65,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from nlp.metrics import format_scores
     from nlp.paths import MODELS_DIR
 
-    config = load_config(Path(args.config))
+    config = load_config(Path(args.config), overrides=args.set)
     if args.epochs is not None:
         config.train.epochs = args.epochs
     if args.device:
@@ -78,6 +79,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             print(format_scores(fold["scores"], f"fold {doc_id} ({fold['train_seconds']} s)"))
         print(f"mean over {len(result['folds'])} folds: " + ", ".join(
             f"{label} F1 {row['f1']:.3f}" for label, row in result["mean"].items()))
+        print(format_scores(result["pooled"], "pooled over all held-out documents"))
         print(f"written: {output / 'cv.json'}")
         return 0
     from nlp.train import train
@@ -99,10 +101,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     data = Path(args.data) if args.data else ANNOTATIONS_DIR / "seeds.jsonl"
     docs = read_any(data)
     model, tokenizer = load_model(Path(args.model))
-    scores = evaluate_documents(model, tokenizer, docs, device=args.device, int8=args.int8)
-    print(format_scores(scores, f"{args.model} on {data} (seqeval strict, exact spans)"))
+    from nlp.inference import resolve_device, resolve_precision
+
+    precision = resolve_precision(args.precision, resolve_device(args.device))
+    scores = evaluate_documents(model, tokenizer, docs, device=args.device, precision=precision)
+    print(format_scores(scores, f"{args.model} on {data} (seqeval strict, exact spans; {precision})"))
     if args.output:
-        Path(args.output).write_text(json.dumps({"model": str(args.model), "data": str(data), "scores": scores},
+        Path(args.output).write_text(json.dumps({"model": str(args.model), "data": str(data), "precision": precision,
+                                                            "scores": scores},
                                                 indent=1), encoding="utf-8")
         print(f"written: {args.output}")
     return 0
@@ -142,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output", help="model directory to write (default: models/<config name>)")
     train.add_argument("--cross-validate", action="store_true",
                        help="leave-one-document-out cross-validation over the gold documents instead")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value, e.g. --set augment.opencc=false (repeatable)")
     train.add_argument("--epochs", type=int, help="override train.epochs")
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device")
     train.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
@@ -156,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", nargs="?", help="gold JSONL / CoNLL / Label Studio file (default: the seeds)")
     evaluate.add_argument("--output", help="also write the scores as JSON here")
     evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    evaluate.add_argument("--int8", action="store_true", help="dynamic int8 quantisation (CPU)")
+    evaluate.add_argument("--precision", default="auto", choices=PRECISIONS, help=PRECISION_HELP)
     evaluate.set_defaults(handler=_cmd_evaluate)
 
     bench = commands.add_parser("bench", help="speed, latency, memory and cold start vs the transformers pipeline")
@@ -165,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--chars", type=int, default=200_000, help="characters of seed text to run (default 200000)")
     bench.add_argument("--batch-size", type=int, default=32)
     bench.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    bench.add_argument("--int8", action="store_true", help="dynamic int8 quantisation of the linear layers")
+    bench.add_argument("--precision", default="auto", choices=PRECISIONS, help=PRECISION_HELP)
     bench.add_argument("--no-baseline", action="store_true", help="skip the transformers pipeline run")
     bench.add_argument("--output", help="also write the figures as JSON here")
     bench.set_defaults(handler=_cmd_bench)

@@ -161,8 +161,30 @@ def config_from_dict(values: dict, source: str = "<config>") -> Config:
     return config
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate a YAML config file."""
+def apply_overrides(values: dict, overrides: list[str], source: str) -> dict:
+    """Set dotted ``KEY=VALUE`` overrides (values parsed as YAML) into a config mapping."""
+    import yaml
+
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise NlpError(f"{source}: override {item!r} must look like KEY=VALUE, e.g. augment.opencc=false")
+        *parents, leaf = key.strip().split(".")
+        node = values
+        for i, part in enumerate(parents):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise NlpError(f"{source}: override {item!r}: '{'.'.join(parents[:i + 1])}' is not a section")
+            node = child
+        try:
+            node[leaf] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise NlpError(f"{source}: override {item!r}: value is not valid YAML") from None
+    return values
+
+
+def load_config(path: Path, overrides: list[str] = ()) -> Config:
+    """Read and validate a YAML config file, with optional dotted ``KEY=VALUE`` overrides applied on top."""
     import yaml
 
     path = Path(path)
@@ -176,7 +198,11 @@ def load_config(path: Path) -> Config:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise NlpError(f"{path}{line}: invalid YAML ({getattr(err, 'problem', err)})") from None
-    return config_from_dict(values, str(path))
+    source = str(path)
+    if overrides:
+        values = apply_overrides(values or {}, list(overrides), source)
+        source += " (with " + " ".join(f"--set {o}" for o in overrides) + ")"
+    return config_from_dict(values, source)
 
 
 def resolve_path(value: str) -> Path:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from nlp.errors import NlpError, where
+from nlp.inference import PRECISION_HELP, PRECISIONS
 
 LABEL_COLORS = {"INSTITUTION": "#7aecec", "PROGRAMME": "#feca74", "MONEY": "#a6e22d", "RATIO": "#c887fb"}
 """displaCy background colour per label (``--format html``)."""
@@ -385,7 +386,7 @@ def run_extract(args: argparse.Namespace) -> int:
         if not output.parent.is_dir():
             raise NlpError(f"--output {output}: directory {output.parent} does not exist")
 
-    api.get_predictor(args.model, args.device)  # a missing or broken model fails here, before any output
+    api.get_predictor(args.model, args.device, args.precision)  # a missing or broken model fails here, before any output
 
     sources = expand_inputs(paths, stdin_jsonl=args.jsonl)
     show_progress = not args.quiet and (args.progress or sys.stderr.isatty())
@@ -432,7 +433,8 @@ def run_extract(args: argparse.Namespace) -> int:
             texts = [doc for doc in todo if doc.error is None]
             if texts:
                 results = api.extract_many([doc.text for doc in texts], batch_size=args.batch_size,
-                                           model=args.model, device=args.device)
+                                           model=args.model, device=args.device,
+                                           precision=args.precision)
                 for doc, entities in zip(texts, results):
                     doc.entities = entities
             for doc in todo:
@@ -519,6 +521,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
                              "(default: stdin when it is not a terminal)")
     parser.add_argument("--model", help="model directory (default: the shipped model, models/default)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help=PRECISION_HELP)
     parser.add_argument("--batch-size", type=int, default=32, metavar="N", help="documents per model batch (32)")
     parser.add_argument("--output", "-o", metavar="FILE",
                         help="write here instead of stdout, atomically (through FILE.partial)")

@@ -16,6 +16,9 @@ from nlp.text import clean, span_to_raw
 from nlp.windows import sentence_windows
 
 DEFAULT_WINDOW_CHARS = 128
+PRECISIONS = ("auto", "float32", "bfloat16", "float16", "int8")
+PRECISION_HELP = ("matrix-product precision: auto (default: bfloat16 on CPUs with native bfloat16, float16 on CUDA, "
+                  "else float32), float32, bfloat16, float16 (CUDA) or int8 (CPU, costs accuracy)")
 
 # Characters a MONEY / RATIO span may start or end with (the surface grammar of amounts): spans decoded from
 # pieces such as 元的 or %, are trimmed back to them, which makes value boundaries exact inside a piece.
@@ -59,31 +62,84 @@ def trim_to_grammar(text: str, start: int, end: int, label: str) -> tuple[int, i
     return start, end
 
 
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); elsewhere bfloat16 is emulated and slow."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """``auto`` -> ``bfloat16`` on CPUs with native bfloat16, ``float16`` on CUDA, else ``float32``."""
+    if precision not in PRECISIONS:
+        raise NlpError(f"unknown precision {precision!r} (expected {', '.join(PRECISIONS)})")
+    if precision == "auto":
+        if device == "cuda":
+            return "float16"
+        return "bfloat16" if cpu_has_bfloat16() else "float32"
+    if precision == "int8" and device != "cpu":
+        raise NlpError("int8 quantisation is for CPU inference (use --device cpu)")
+    if precision == "float16" and device == "cpu":
+        raise NlpError("float16 is for CUDA; on CPU use bfloat16 or float32")
+    return precision
+
+
 class Predictor:
-    """Entity spans from a fine-tuned ``AutoModelForTokenClassification`` directory (or a loaded model)."""
+    """Entity spans from a fine-tuned token-classifier directory (or an already loaded model and tokenizer).
+
+    ``precision``: ``float32``; ``bfloat16`` / ``float16`` (matrix products in half precision under autocast,
+    layer norms and softmax in float32); ``int8`` (dynamic int8 linear layers, CPU); ``auto`` picks bfloat16
+    on CPUs that multiply it natively, float16 on CUDA, float32 otherwise. Measured in the model card and README.
+    """
 
     def __init__(self, model_dir: Path | str | None = None, device: str = "auto", *, model=None, tokenizer=None,
                  batch_size: int = 32, window_chars: int | None = None, decoding: str = "marginal",
-                 int8: bool = False):
+                 precision: str = "auto"):
         import torch
 
         self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
         if model is None:
             model, tokenizer = load_model(Path(model_dir))
         self.model = model.to(self.device).eval()
-        if self.device == "cpu" and next(self.model.parameters()).dtype == torch.float16:
-            self.model = self.model.float()  # half-precision matmuls are slow or missing on CPUs
-        if int8:
-            if self.device != "cpu":
-                raise NlpError("int8 quantisation is for CPU inference (use --device cpu)")
-            # dynamic int8 linear layers: about 3.5x faster on CPU (measured with `nlp bench --int8`)
-            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        if next(self.model.parameters()).dtype != torch.float32:
+            self.model = self.model.float()  # saved in float16; autocast decides the matmul precision
+        if self.precision == "int8":
+            # dynamic int8 linear layers with per-channel weight scales
+            import warnings
+
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+            with warnings.catch_warnings():  # torch.ao deprecation notices; the API still works in this torch
+                warnings.simplefilter("ignore")
+                self.model = quantize_dynamic(self.model, {torch.nn.Linear: per_channel_dynamic_qconfig},
+                                              dtype=torch.qint8)
         self.tokenizer = tokenizer
+        self.pad_id = self.model.config.pad_token_id or 0
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         self.batch_size = batch_size
         self.decoding = decoding
         """``marginal`` (see :func:`nlp.pieces.decode_marginal`) or ``argmax`` per piece."""
         self.window_chars = window_chars or getattr(self.model.config, "window_chars", DEFAULT_WINDOW_CHARS)
+
+    def _autocast(self):
+        import contextlib
+
+        import torch
+
+        if self.precision in ("bfloat16", "float16"):
+            return torch.autocast(self.device, dtype=getattr(torch, self.precision))
+        return contextlib.nullcontext()
+
+    def logits(self, ids, mask):
+        """Model logits (float32) for a padded batch of piece ids."""
+        import torch
+
+        with torch.inference_mode(), self._autocast():
+            output = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
+        return getattr(output, "logits", output).float()
 
     def _decode(self, text, encoding, probs):
         if self.decoding == "argmax":
@@ -102,19 +158,16 @@ class Predictor:
                 windows.append((index, start, clean_text[start:end]))
         results: list[list[tuple[int, int, str, float]]] = [[] for _ in texts]
         order = sorted(range(len(windows)), key=lambda i: len(windows[i][2]))
-        pad_id = self.tokenizer.pad_token_id
         for batch_start in range(0, len(order), self.batch_size):
             batch = [windows[i] for i in order[batch_start:batch_start + self.batch_size]]
             encodings = encode_texts(self.tokenizer, [w[2] for w in batch])
             width = max(len(e.input_ids) for e in encodings)
-            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
             for row, enc in enumerate(encodings):
                 ids[row, : len(enc.input_ids)] = torch.tensor(enc.input_ids)
                 mask[row, : len(enc.input_ids)] = 1
-            with torch.inference_mode():
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-                probs = logits.float().softmax(-1)
+            probs = self.logits(ids, mask).softmax(-1)
             for (index, w_start, w_text), enc, row_probs in zip(batch, encodings, probs.tolist()):
                 offsets = cleaned[index].offsets
                 for start, end, label, score in self._decode(w_text, enc, row_probs):
@@ -124,13 +177,7 @@ class Predictor:
         return [sorted(spans) for spans in results]
 
 
-def load_model(model_dir: Path):
-    """Load a fine-tuned model and its tokenizer; a missing, corrupt or foreign directory is an NlpError."""
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    model_dir = Path(model_dir)
+def _check_model_dir(model_dir: Path) -> None:
     if not (model_dir / "config.json").is_file():
         raise NlpError(f"{model_dir}: not a model directory (no config.json); train one with `nlp train`")
     try:
@@ -142,11 +189,40 @@ def load_model(model_dir: Path):
     if unknown or "O" not in tags:
         raise NlpError(f"{model_dir}: model labels {sorted(tags)} do not match this package's schema "
                        f"({', '.join(LABELS)})")
+    if not (model_dir / "tokenizer.json").is_file():
+        raise NlpError(f"{model_dir}: needs a fast tokenizer (tokenizer.json) for character offsets")
+
+
+def load_model(model_dir: Path):
+    """Load a fine-tuned model (:mod:`nlp.encoder`, no transformers import) and its ``tokenizers`` tokenizer.
+
+    A missing, corrupt or foreign directory is an NlpError.
+    """
+    from tokenizers import Tokenizer
+
+    from nlp.encoder import load_token_classifier
+
+    model_dir = Path(model_dir)
+    _check_model_dir(model_dir)
+    try:
+        tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        model = load_token_classifier(model_dir)
+    except Exception as err:  # safetensors/tokenizers raise many types for broken files
+        raise NlpError(f"{model_dir}: cannot load the model ({type(err).__name__}: {err})") from None
+    return model, tokenizer
+
+
+def load_hf_model(model_dir: Path):
+    """The same directory loaded with ``AutoModelForTokenClassification`` / ``AutoTokenizer`` (transformers)."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    model_dir = Path(model_dir)
+    _check_model_dir(model_dir)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModelForTokenClassification.from_pretrained(model_dir)
     except Exception as err:  # transformers raises many types for broken files
         raise NlpError(f"{model_dir}: cannot load the model ({type(err).__name__}: {err})") from None
-    if not getattr(tokenizer, "is_fast", False):
-        raise NlpError(f"{model_dir}: needs a fast tokenizer (tokenizer.json) for character offsets")
     return model, tokenizer

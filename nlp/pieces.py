@@ -65,15 +65,20 @@ def isolate_characters(tokenizer, chars: str) -> None:
 
 
 def encode_texts(tokenizer, texts: list[str], max_length: int = 512) -> list[PieceEncoding]:
-    """Tokenise texts with special tokens; truncation past ``max_length`` pieces is an error (windows first)."""
-    batch = tokenizer(texts, add_special_tokens=True, return_offsets_mapping=True, truncation=False)
+    """Tokenise texts with special tokens; truncation past ``max_length`` pieces is an error (windows first).
+
+    ``tokenizer`` is a ``tokenizers.Tokenizer`` or a transformers fast tokenizer (its backend is used).
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
+    if backend.truncation or backend.padding:  # a transformers call may have left these set on the backend
+        backend.no_truncation()
+        backend.no_padding()
     encodings = []
-    for text, ids, offsets in zip(texts, batch["input_ids"], batch["offset_mapping"]):
+    for text, encoding in zip(texts, backend.encode_batch(texts, add_special_tokens=True)):
+        ids, tokens, offsets = encoding.ids, encoding.tokens, encoding.offsets
         if len(ids) > max_length:
             raise ValueError(f"text of {len(text)} characters gives {len(ids)} pieces (> {max_length})")
-        tokens = tokenizer.convert_ids_to_tokens(ids)
         # added special tokens (<s>, </s>) come with empty offsets; <unk> keeps its characters
-        offsets = [tuple(off) for off in offsets]
         encodings.append(PieceEncoding(list(ids), _owned_ranges(text, tokens, offsets)))
     return encodings
 

@@ -166,18 +166,20 @@ def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
     model.config.window_chars = config.data.window_chars
     model.to(device)
 
-    copies = config.augment.copies if augment_examples(examples[:1], config.augment, random.Random(0)) else 0
-    steps_per_epoch = math.ceil(len(examples) * (1 + copies) / t.batch_size)
+    rng = random.Random(t.seed)
+    # Every epoch draws the same number of augmented windows, so the first epoch sizes the LR schedule.
+    first_epoch = examples + augment_examples(examples, config.augment, rng)
+    steps_per_epoch = math.ceil(len(first_epoch) / t.batch_size)
     optimizer, scheduler = make_optimizer(model, config, steps_per_epoch * t.epochs)
     weights = torch.ones(len(label2id))
     weights[label2id["O"]] = t.o_weight
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights.to(device), ignore_index=IGNORE_INDEX)
 
-    rng = random.Random(t.seed)
     epoch_losses = []
+    steps = 0
     model.train()
     for epoch in range(t.epochs):
-        epoch_examples = examples + augment_examples(examples, config.augment, rng)
+        epoch_examples = first_epoch if epoch == 0 else examples + augment_examples(examples, config.augment, rng)
         batches = batches_by_length(featurize(epoch_examples, tokenizer, label2id), t.batch_size, rng)
         total, count = 0.0, 0
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{t.epochs}", disable=not progress, leave=False)
@@ -190,7 +192,7 @@ def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
-            total, count = total + loss.item(), count + 1
+            total, count, steps = total + loss.item(), count + 1, steps + 1
             bar.set_postfix(loss=f"{total / count:.4f}")
         epoch_losses.append(total / max(count, 1))
         if progress:
@@ -205,14 +207,18 @@ def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
         "train_windows": len(examples),
         "boundaries": misalignment_report(examples, tokenizer),
         "epoch_losses": epoch_losses,
+        "optimizer_steps": steps,
+        "scheduled_steps": steps_per_epoch * t.epochs,
         "train_seconds": round(train_seconds, 1),
         "device": device,
         "torch_threads": torch.get_num_threads(),
     }
     save_model(model, tokenizer, output_dir, config)
     if eval_docs:
-        scores = evaluate_documents(model, tokenizer, eval_docs, config.labels, device)
+        predicted = predict_documents(model, tokenizer, eval_docs, device)
+        scores = score_documents(eval_docs, predicted, config.labels)
         record["eval_scores"] = scores
+        record["eval_predictions"] = {d.id: spans for d, spans in zip(eval_docs, predicted)}
         if progress:
             print(format_scores(scores, f"held-out: {', '.join(d.id for d in eval_docs)}"))
     (Path(output_dir) / "training.json").write_text(json.dumps(record, ensure_ascii=False, indent=1),
@@ -246,31 +252,48 @@ def save_model(model, tokenizer, output_dir: Path, config: Config) -> None:
 
 # --- evaluation ---------------------------------------------------------------------------------------------
 
-def evaluate_documents(model, tokenizer, docs: list[Document], labels=LABELS, device: str = "cpu",
-                       int8: bool = False) -> dict:
-    """seqeval strict entity scores of the model's predictions on gold documents (raw-text offsets)."""
+def predict_documents(model, tokenizer, docs: list[Document], device: str = "cpu",
+                      precision: str = "float32") -> list:
+    """The model's ``(start, end, label)`` spans for each document (raw-text offsets)."""
     from nlp.inference import Predictor
 
-    predictor = Predictor(model=model, tokenizer=tokenizer, device=device, int8=int8)
-    predicted = predictor.predict([d.text for d in docs])
+    predictor = Predictor(model=model, tokenizer=tokenizer, device=device, precision=precision)
+    return [[tuple(p[:3]) for p in spans] for spans in predictor.predict([d.text for d in docs])]
+
+
+def score_documents(docs: list[Document], predicted: list, labels=LABELS) -> dict:
+    """seqeval strict entity scores of predicted spans against the gold documents."""
     gold = [[e for e in d.entities if e[2] in labels] for d in docs]
-    return span_scores([len(d.text) for d in docs], gold, [[p[:3] for p in spans] for spans in predicted], labels)
+    predicted = [[p for p in spans if p[2] in labels] for spans in predicted]
+    return span_scores([len(d.text) for d in docs], gold, predicted, labels)
+
+
+def evaluate_documents(model, tokenizer, docs: list[Document], labels=LABELS, device: str = "cpu",
+                       precision: str = "float32") -> dict:
+    """seqeval strict entity scores of the model's predictions on gold documents (raw-text offsets)."""
+    return score_documents(docs, predict_documents(model, tokenizer, docs, device, precision), labels)
 
 
 def cross_validate(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
-    """Leave-one-document-out: train on all but one gold document, score on it, for each document in turn."""
+    """Leave-one-document-out: train on all but one gold document, score on it, for each document in turn.
+
+    ``cv.json`` holds per-fold scores, their mean, and scores pooled over all held-out documents.
+    """
     docs = read_jsonl(resolve_path(config.data.gold))
     output_dir = Path(output_dir)
-    folds = {}
+    folds, predicted = {}, []
     for doc in docs:
         fold_config = replace(config, data=replace(config.data, train_ids=[], eval_ids=[doc.id]))
         if progress:
             print(f"== fold: hold out {doc.id}")
         record = train(fold_config, output_dir / f"fold-{doc.id}", progress=progress)
         folds[doc.id] = {"scores": record["eval_scores"], "train_seconds": record["train_seconds"]}
+        predicted.append(record["eval_predictions"][doc.id])
     labels = list(config.labels) + ["micro"]
     mean = {label: {metric: sum(f["scores"][label][metric] for f in folds.values()) / len(folds)
                     for metric in ("precision", "recall", "f1")} for label in labels}
-    result = {"config_file": config.source, "folds": folds, "mean": mean}
+    pooled = score_documents(docs, predicted, config.labels)
+    result = {"config": config.to_dict(), "config_file": config.source, "folds": folds, "mean": mean,
+              "pooled": pooled}
     (output_dir / "cv.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     return result

@@ -21,7 +21,7 @@ SEED_TEXTS = [path.read_text(encoding="utf-8") for path in sorted((ROOT / "seeds
 _FAKE = re.compile(r"[\u4e00-\u9fff]{2,6}?(?:医院|醫院|大学)|\d+(?:\.\d+)?万元|\d+(?:\.\d+)?%")
 
 
-def fake_extract_many(texts, batch_size=32, model=None, device="auto"):
+def fake_extract_many(texts, batch_size=32, model=None, device="auto", precision="auto"):
     results = []
     for text in texts:
         entities = []

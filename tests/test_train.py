@@ -7,6 +7,7 @@ from nlp.config import load_config
 from nlp.errors import NlpError
 from nlp.inference import Predictor, load_model
 from nlp.train import train
+from nlp.paths import PROJECT_ROOT as ROOT
 
 
 def test_tiny_training_loop_end_to_end(tiny_config, tmp_path):
@@ -21,24 +22,34 @@ def test_tiny_training_loop_end_to_end(tiny_config, tmp_path):
     assert saved["eval_documents"] == ["002_c7556de24680051a.txt"]
     assert set(saved["eval_scores"]) == {"INSTITUTION", "PROGRAMME", "MONEY", "RATIO", "micro"}
     assert record["boundaries"]["spans"] > 200
+    # the LR schedule covers exactly the steps taken, augmented windows (value copies included) counted
+    assert tiny_config.augment.mention_replacement.value_copies > 0
+    assert record["optimizer_steps"] == record["scheduled_steps"]
 
 
 def test_saved_model_reloads_and_predicts_the_same_labels(tiny_config, tmp_path):
     import torch
 
+    from nlp.annotations import read_jsonl
+    from nlp.inference import load_hf_model
+    from nlp.pieces import encode_texts
+
     out = tmp_path / "model"
     config = replace(tiny_config, train=replace(tiny_config.train, epochs=1))
-    train(config, out, progress=False)
+    record = train(config, out, progress=False)
+    # the in-memory model's spans on the held-out document (made before saving) == the reloaded model's
+    held_out = [d for d in read_jsonl(ROOT / "annotations" / "seeds.jsonl") if d.id in record["eval_predictions"]]
+    again = Predictor(out, device="cpu", precision="float32").predict([d.text for d in held_out])
+    assert [[tuple(s[:3]) for s in spans] for spans in again] == \
+        [[tuple(s) for s in record["eval_predictions"][d.id]] for d in held_out]
+    # and both loaders of the saved directory give the same piece labels
     model, tokenizer = load_model(out)
-    ids = tokenizer(["即墨区人民医院投入1382.8元,占92.5%。"], return_tensors="pt")
-    reloaded = Predictor(model=model, tokenizer=tokenizer, device="cpu")
-    again = Predictor(out, device="cpu")
+    hf_model, _ = load_hf_model(out)
+    ids = torch.tensor([encode_texts(tokenizer, ["即墨区人民医院投入1382.8元,占92.5%。"])[0].input_ids])
+    mask = torch.ones_like(ids)
     with torch.inference_mode():
-        a = reloaded.model(**ids).logits.argmax(-1)
-        b = again.model(**ids).logits.argmax(-1)
-    assert torch.equal(a, b)
-    text = open("seeds/000_64dc6dbb97b84d12.txt", encoding="utf-8").read()
-    assert reloaded.predict([text]) == again.predict([text])
+        assert torch.equal(model(input_ids=ids, attention_mask=mask).argmax(-1),
+                           hf_model.eval()(input_ids=ids, attention_mask=mask).logits.argmax(-1))
 
 
 def test_same_config_and_seed_give_same_scores(tiny_config, tmp_path):
@@ -73,3 +84,18 @@ def test_shipped_configs_are_valid():
     for name in ("default", "tiny"):
         config = load_config(f"configs/{name}.yaml")
         assert config.labels == ["INSTITUTION", "PROGRAMME", "MONEY", "RATIO"]
+
+
+def test_overrides_set_nested_values_and_are_validated():
+    default = load_config(ROOT / "configs" / "default.yaml")
+    config = load_config(ROOT / "configs" / "default.yaml", overrides=["augment.opencc=false", "train.epochs=3",
+                                                             "augment.noise.enabled=false"])
+    assert (config.augment.opencc, config.train.epochs, config.augment.noise.enabled) == (False, 3, False)
+    assert config.augment.mention_replacement == default.augment.mention_replacement
+    assert "--set augment.opencc=false" in config.source
+    with pytest.raises(NlpError, match="unknown key 'augment.opencs'"):
+        load_config(ROOT / "configs" / "default.yaml", overrides=["augment.opencs=false"])
+    with pytest.raises(NlpError, match="must look like KEY=VALUE"):
+        load_config(ROOT / "configs" / "default.yaml", overrides=["augment.opencc"])
+    with pytest.raises(NlpError, match="'train.epochs' must be int"):
+        load_config(ROOT / "configs" / "default.yaml", overrides=["train.epochs=twelve"])
