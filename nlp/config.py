@@ -177,9 +177,15 @@ def apply_overrides(values: dict, overrides: list[str], source: str) -> dict:
                 raise NlpError(f"{source}: override {item!r}: '{'.'.join(parents[:i + 1])}' is not a section")
             node = child
         try:
-            node[leaf] = yaml.safe_load(raw)
+            value = yaml.safe_load(raw)
         except yaml.YAMLError:
             raise NlpError(f"{source}: override {item!r}: value is not valid YAML") from None
+        if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        node[leaf] = value
     return values
 
 

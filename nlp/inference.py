@@ -6,11 +6,11 @@ the benchmark. Spans come back as ``(start, end, label, score)`` with offsets in
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from nlp.errors import NlpError
 from nlp.pieces import decode, decode_marginal, encode_texts
+from nlp.rules import apply_rules
 from nlp.schema import LABELS
 from nlp.text import clean, span_to_raw
 from nlp.windows import sentence_windows
@@ -19,17 +19,6 @@ DEFAULT_WINDOW_CHARS = 128
 PRECISIONS = ("auto", "float32", "bfloat16", "float16", "int8")
 PRECISION_HELP = ("matrix-product precision: auto (default: bfloat16 on CPUs with native bfloat16, float16 on CUDA, "
                   "else float32), float32, bfloat16, float16 (CUDA) or int8 (CPU, costs accuracy)")
-
-# Characters a MONEY / RATIO span may start or end with (the surface grammar of amounts): spans decoded from
-# pieces such as 元的 or %, are trimmed back to them, which makes value boundaries exact inside a piece.
-_NUMERAL = set("0123456789零〇一二三四五六七八九十百千万萬亿億两兩壹贰貳叁參肆伍陆陸柒捌玖拾佰仟几幾")
-_MONEY_END = _NUMERAL | set("元圆圓块塊钱錢币幣金镑鎊角分余餘多来來")
-_MONEY_START = _NUMERAL | set("¥￥$＄人港美欧歐日英新台臺澳")
-_RATIO_END = _NUMERAL | set("%％‰成半")
-_RATIO_START = _NUMERAL | set("百千万萬")
-_EDGES = {"MONEY": (_MONEY_START, _MONEY_END), "RATIO": (_RATIO_START, _RATIO_END)}
-_TRAILING_PUNCT = re.compile(r"[,，。、；;:：!！?？]+$")
-
 
 def resolve_device(device: str = "auto") -> str:
     """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` without a GPU is an error."""
@@ -42,24 +31,6 @@ def resolve_device(device: str = "auto") -> str:
     if device not in ("cpu", "cuda"):
         raise NlpError(f"unknown device {device!r} (expected auto, cpu or cuda)")
     return device
-
-
-def trim_to_grammar(text: str, start: int, end: int, label: str) -> tuple[int, int]:
-    """Trim a decoded span: trailing clause punctuation for every label; for MONEY/RATIO, characters outside the
-    amount's surface grammar (``元的`` -> ``元``). Falls back to the untrimmed span if nothing would be left."""
-    match = _TRAILING_PUNCT.search(text, start, end)
-    if match and match.start() > start:
-        end = match.start()
-    if label in _EDGES:
-        starts, ends = _EDGES[label]
-        s, e = start, end
-        while s < e and text[s] not in starts:
-            s += 1
-        while e > s and text[e - 1] not in ends:
-            e -= 1
-        if s < e:
-            return s, e
-    return start, end
 
 
 def cpu_has_bfloat16() -> bool:
@@ -96,7 +67,7 @@ class Predictor:
 
     def __init__(self, model_dir: Path | str | None = None, device: str = "auto", *, model=None, tokenizer=None,
                  batch_size: int = 32, window_chars: int | None = None, decoding: str = "marginal",
-                 precision: str = "auto"):
+                 precision: str = "auto", rules: bool = True):
         import torch
 
         self.device = resolve_device(device)
@@ -121,6 +92,8 @@ class Predictor:
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         self.batch_size = batch_size
         self.decoding = decoding
+        self.rules = rules
+        """Apply :mod:`nlp.rules` to the decoded spans (off only to measure what they do)."""
         """``marginal`` (see :func:`nlp.pieces.decode_marginal`) or ``argmax`` per piece."""
         self.window_chars = window_chars or getattr(self.model.config, "window_chars", DEFAULT_WINDOW_CHARS)
 
@@ -170,8 +143,10 @@ class Predictor:
             probs = self.logits(ids, mask).softmax(-1)
             for (index, w_start, w_text), enc, row_probs in zip(batch, encodings, probs.tolist()):
                 offsets = cleaned[index].offsets
-                for start, end, label, score in self._decode(w_text, enc, row_probs):
-                    start, end = trim_to_grammar(w_text, start, end, label)
+                spans = self._decode(w_text, enc, row_probs)
+                if self.rules:
+                    spans = apply_rules(w_text, spans)
+                for start, end, label, score in spans:
                     raw_start, raw_end = span_to_raw(offsets, w_start + start, w_start + end)
                     results[index].append((raw_start, raw_end, label, score))
         return [sorted(spans) for spans in results]

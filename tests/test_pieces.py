@@ -1,7 +1,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from nlp.inference import trim_to_grammar
+from nlp.rules import trim_to_grammar
 from nlp.pieces import (
     IGNORE_INDEX, PieceEncoding, decode, decode_marginal, encode_texts, label_maps, piece_labels,
 )

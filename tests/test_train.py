@@ -89,8 +89,9 @@ def test_shipped_configs_are_valid():
 def test_overrides_set_nested_values_and_are_validated():
     default = load_config(ROOT / "configs" / "default.yaml")
     config = load_config(ROOT / "configs" / "default.yaml", overrides=["augment.opencc=false", "train.epochs=3",
-                                                             "augment.noise.enabled=false"])
+                                                             "augment.noise.enabled=false", "train.encoder_lr=1e-4"])
     assert (config.augment.opencc, config.train.epochs, config.augment.noise.enabled) == (False, 3, False)
+    assert config.train.encoder_lr == 1e-4
     assert config.augment.mention_replacement == default.augment.mention_replacement
     assert "--set augment.opencc=false" in config.source
     with pytest.raises(NlpError, match="unknown key 'augment.opencs'"):

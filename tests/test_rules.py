@@ -1,0 +1,57 @@
+import pytest
+
+from nlp.rules import apply_rules, join_touching, value_label
+
+
+def _texts(text, spans):
+    return [(text[s:e], label) for s, e, label, _ in spans]
+
+
+def test_touching_pieces_of_one_name_are_joined_but_not_two_labels():
+    text = "关于进一步提升市级医院能力实施方案"
+    spans = [(0, 7, "PROGRAMME", 0.6), (7, 17, "PROGRAMME", 0.9)]
+    assert _texts(text, join_touching(spans)) == [(text, "PROGRAMME")]
+    mixed = [(0, 7, "INSTITUTION", 0.6), (7, 17, "PROGRAMME", 0.9)]
+    assert len(join_touching(mixed)) == 2
+    apart = [(0, 6, "PROGRAMME", 0.6), (7, 17, "PROGRAMME", 0.9)]
+    assert len(join_touching(apart)) == 2
+
+
+def test_joined_score_is_length_weighted():
+    (span,) = join_touching([(0, 1, "MONEY", 0.2), (1, 4, "MONEY", 0.6)])
+    assert span[3] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("text, spans, expected", [
+    # a value split in two (RATIO + MONEY) becomes one MONEY: the unit decides
+    ("个人应付的1073.15元实现全免", [(5, 7, "RATIO", 0.5), (7, 13, "MONEY", 0.9)], [("1073.15元", "MONEY")]),
+    # a number just before % takes it in and becomes a RATIO
+    ("比例达到92.5%。", [(4, 8, "MONEY", 0.7)], [("92.5%", "RATIO")]),
+    ("可报销90%,也就是", [(3, 5, "MONEY", 0.7)], [("90%", "RATIO")]),
+    # the label follows the unit
+    ("占比九成", [(2, 4, "MONEY", 0.7)], [("九成", "RATIO")]),
+    ("百分之八十的人", [(0, 5, "MONEY", 0.7)], [("百分之八十", "RATIO")]),
+    ("投入两百元", [(2, 5, "RATIO", 0.7)], [("两百元", "MONEY")]),
+    ("花费二十多万,医保", [(2, 6, "MONEY", 0.7)], [("二十多万", "MONEY")]),
+    # numbers without a unit are counts, not values
+    ("床位数合计3410张", [(5, 9, "MONEY", 0.7)], []),
+    ("消化土豆4萬餘斤", [(4, 6, "RATIO", 0.7)], []),
+    ("消化土豆4萬餘斤", [(4, 6, "MONEY", 0.7)], []),
+    ("关乎千家万户", [(2, 5, "MONEY", 0.7)], []),
+    ("面积由80平方米", [(3, 5, "RATIO", 0.7)], []),
+    # one-character names are dropped, longer ones kept
+    ("卫生室建设", [(2, 3, "INSTITUTION", 0.9), (0, 3, "PROGRAMME", 0.9)], [("卫生室", "PROGRAMME")]),
+    # trailing clause punctuation and value edges
+    ("医院,", [(0, 3, "INSTITUTION", 0.9)], [("医院", "INSTITUTION")]),
+    ("共80元的", [(1, 5, "MONEY", 0.9)], [("80元", "MONEY")]),
+])
+def test_rules(text, spans, expected):
+    assert _texts(text, apply_rules(text, spans)) == expected
+
+
+def test_value_label_by_unit():
+    assert value_label("5‰", 0, 2) == "RATIO"
+    assert value_label("三分之一", 0, 4) == "RATIO"
+    assert value_label("5万港币", 0, 4) == "MONEY"
+    assert value_label("6000塊錢", 0, 6) == "MONEY"
+    assert value_label("3410", 0, 4) is None
