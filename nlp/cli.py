@@ -93,23 +93,35 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from nlp.annotations import read_any
+    from nlp.inference import resolve_device, resolve_precision
     from nlp.metrics import format_scores
     from nlp.paths import ANNOTATIONS_DIR
-    from nlp.inference import load_model
-    from nlp.train import evaluate_documents
 
     data = Path(args.data) if args.data else ANNOTATIONS_DIR / "seeds.jsonl"
     docs = read_any(data)
-    model, tokenizer = load_model(Path(args.model))
-    from nlp.inference import resolve_device, resolve_precision
+    device = resolve_device(args.device)
+    precision = resolve_precision(args.precision, device)
+    rules = "" if args.rules else ", no span rules"
+    if args.folds:
+        from nlp.train import score_folds
 
-    precision = resolve_precision(args.precision, resolve_device(args.device))
-    scores = evaluate_documents(model, tokenizer, docs, device=args.device, precision=precision)
-    print(format_scores(scores, f"{args.model} on {data} (seqeval strict, exact spans; {precision})"))
+        result = score_folds(Path(args.model), docs, device=device, precision=precision, rules=args.rules)
+        for doc_id, fold in result["folds"].items():
+            print(format_scores(fold["scores"], f"fold {doc_id}"))
+        print(format_scores(result["pooled"], f"pooled over {len(docs)} held-out documents ({precision}{rules})"))
+        print("mean over folds: " + ", ".join(f"{label} F1 {row['f1']:.3f}" for label, row in result["mean"].items()))
+    else:
+        from nlp.inference import Predictor
+        from nlp.train import score_documents
+
+        predictor = Predictor(Path(args.model), device, precision=precision, rules=args.rules)
+        predicted = [[tuple(p[:3]) for p in spans] for spans in predictor.predict([d.text for d in docs])]
+        result = {"precision": precision, "rules": args.rules, "scores": score_documents(docs, predicted)}
+        print(format_scores(result["scores"], f"{args.model} on {data} (seqeval strict, exact spans; "
+                                              f"{precision}{rules})"))
     if args.output:
-        Path(args.output).write_text(json.dumps({"model": str(args.model), "data": str(data), "precision": precision,
-                                                            "scores": scores},
-                                                indent=1), encoding="utf-8")
+        result.update(model=str(args.model), data=str(data))
+        Path(args.output).write_text(json.dumps(result, indent=1), encoding="utf-8")
         print(f"written: {args.output}")
     return 0
 
@@ -164,7 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", nargs="?", help="gold JSONL / CoNLL / Label Studio file (default: the seeds)")
     evaluate.add_argument("--output", help="also write the scores as JSON here")
     evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluate.add_argument("--folds", action="store_true",
+                          help="MODEL is a cross-validation run (nlp train --cross-validate): score each fold-<id> "
+                               "model on its held-out document, per fold and pooled")
     evaluate.add_argument("--precision", default="auto", choices=PRECISIONS, help=PRECISION_HELP)
+    evaluate.add_argument("--no-rules", dest="rules", action="store_false",
+                          help="skip the span rules after decoding (nlp/rules.py), to measure what they do")
     evaluate.set_defaults(handler=_cmd_evaluate)
 
     bench = commands.add_parser("bench", help="speed, latency, memory and cold start vs the transformers pipeline")

@@ -90,6 +90,11 @@ def build_model(config: Config, label2id: dict, id2label: dict):
 
 def _load_model(config: Config, label2id: dict, id2label: dict):
     from transformers import AutoModelForTokenClassification, AutoTokenizer, BertConfig, BertForTokenClassification
+    from transformers.utils import logging as hf_logging
+
+    # the new head is expected to be missing from the base checkpoint: no load report for it
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
     if config.model.random_init:
         tokenizer_dir = resolve_path(config.model.tokenizer or config.model.base)
@@ -268,32 +273,45 @@ def score_documents(docs: list[Document], predicted: list, labels=LABELS) -> dic
     return span_scores([len(d.text) for d in docs], gold, predicted, labels)
 
 
-def evaluate_documents(model, tokenizer, docs: list[Document], labels=LABELS, device: str = "cpu",
-                       precision: str = "float32") -> dict:
-    """seqeval strict entity scores of the model's predictions on gold documents (raw-text offsets)."""
-    return score_documents(docs, predict_documents(model, tokenizer, docs, device, precision), labels)
-
-
 def cross_validate(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
     """Leave-one-document-out: train on all but one gold document, score on it, for each document in turn.
 
-    ``cv.json`` holds per-fold scores, their mean, and scores pooled over all held-out documents.
+    Fold models are kept in ``output_dir/fold-<id>``; ``cv.json`` holds per-fold scores, their mean, and scores
+    pooled over all held-out documents (see :func:`score_folds`).
     """
     docs = read_jsonl(resolve_path(config.data.gold))
     output_dir = Path(output_dir)
-    folds, predicted = {}, []
+    seconds = {}
     for doc in docs:
         fold_config = replace(config, data=replace(config.data, train_ids=[], eval_ids=[doc.id]))
         if progress:
             print(f"== fold: hold out {doc.id}")
-        record = train(fold_config, output_dir / f"fold-{doc.id}", progress=progress)
-        folds[doc.id] = {"scores": record["eval_scores"], "train_seconds": record["train_seconds"]}
-        predicted.append(record["eval_predictions"][doc.id])
-    labels = list(config.labels) + ["micro"]
-    mean = {label: {metric: sum(f["scores"][label][metric] for f in folds.values()) / len(folds)
-                    for metric in ("precision", "recall", "f1")} for label in labels}
-    pooled = score_documents(docs, predicted, config.labels)
-    result = {"config": config.to_dict(), "config_file": config.source, "folds": folds, "mean": mean,
-              "pooled": pooled}
+        seconds[doc.id] = train(fold_config, output_dir / f"fold-{doc.id}", progress=progress)["train_seconds"]
+    result = score_folds(output_dir, docs, config.labels)
+    for doc_id, fold in result["folds"].items():
+        fold["train_seconds"] = seconds[doc_id]
+    result.update(config=config.to_dict(), config_file=config.source)
     (output_dir / "cv.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     return result
+
+
+def score_folds(cv_dir: Path, docs: list[Document], labels=LABELS, device: str = "cpu",
+                precision: str = "float32", rules: bool = True) -> dict:
+    """Score each ``cv_dir/fold-<id>`` model on its held-out document ``<id>``: per fold, mean and pooled."""
+    from nlp.inference import Predictor
+
+    cv_dir = Path(cv_dir)
+    folds, predicted = {}, []
+    for doc in docs:
+        fold_dir = cv_dir / f"fold-{doc.id}"
+        if not (fold_dir / "config.json").is_file():
+            raise NlpError(f"{cv_dir}: no fold model for document {doc.id} ({fold_dir} missing)")
+        predictor = Predictor(fold_dir, device, precision=precision, rules=rules)
+        spans = [tuple(p[:3]) for p in predictor.predict([doc.text])[0]]
+        predicted.append(spans)
+        folds[doc.id] = {"scores": score_documents([doc], [spans], labels)}
+    names = list(labels) + ["micro"]
+    mean = {label: {metric: sum(f["scores"][label][metric] for f in folds.values()) / len(folds)
+                    for metric in ("precision", "recall", "f1")} for label in names}
+    return {"precision": precision, "rules": rules, "folds": folds, "mean": mean,
+            "pooled": score_documents(docs, predicted, labels)}

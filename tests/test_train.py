@@ -100,3 +100,27 @@ def test_overrides_set_nested_values_and_are_validated():
         load_config(ROOT / "configs" / "default.yaml", overrides=["augment.opencc"])
     with pytest.raises(NlpError, match="'train.epochs' must be int"):
         load_config(ROOT / "configs" / "default.yaml", overrides=["train.epochs=twelve"])
+
+
+def test_evaluate_folds_scores_each_fold_on_its_held_out_document(tiny_model_dir, tmp_path, capsys):
+    from nlp.annotations import read_jsonl
+    from nlp.cli import main
+
+    docs = read_jsonl(ROOT / "annotations" / "seeds.jsonl")
+    cv_dir = tmp_path / "cv"
+    cv_dir.mkdir()
+    for doc in docs[:2]:
+        (cv_dir / f"fold-{doc.id}").symlink_to(tiny_model_dir)
+    assert main(["evaluate", str(cv_dir), "--folds", "--device", "cpu"]) == 2
+    assert f"no fold model for document {docs[2].id}" in capsys.readouterr().err
+    for doc in docs[2:]:
+        (cv_dir / f"fold-{doc.id}").symlink_to(tiny_model_dir)
+    out = tmp_path / "cv.json"
+    assert main(["evaluate", str(cv_dir), "--folds", "--device", "cpu", "--precision", "float32",
+                 "--output", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result["folds"]) == {d.id for d in docs}
+    support = sum(len(d.entities) for d in docs)
+    assert result["pooled"]["micro"]["support"] == support
+    assert sum(f["scores"]["micro"]["support"] for f in result["folds"].values()) == support
+    assert "pooled over 5 held-out documents (float32)" in capsys.readouterr().out
