@@ -71,8 +71,8 @@ def extract(text: str, model: str | Path | None = None, device: str = "auto",
     return extract_many([text], model=model, device=device, precision=precision)[0]
 
 
-def load(model: str | Path | None = None, device: str = "auto"):
+def load(model: str | Path | None = None, device: str = "auto", precision: str = "auto"):
     """A spaCy ``Language``: character tokens and an ``nlp_entities`` component running the model."""
     from nlp.pipeline import make_pipeline
 
-    return make_pipeline(model, device)
+    return make_pipeline(model, device, precision)

@@ -57,17 +57,18 @@ def create_char_tokenizer():
 class EntityRecognizer:
     """Pipeline component: sets ``doc.ents`` from the fine-tuned token classifier."""
 
-    def __init__(self, name: str, model: str, device: str, batch_size: int):
+    def __init__(self, name: str, model: str, device: str, batch_size: int, precision: str = "auto"):
         self.name = name
         self.model_dir = Path(model) if model else None
         self.device = device
+        self.precision = precision
         self.batch_size = batch_size
 
     @property
     def predictor(self):
         from nlp.api import get_predictor
 
-        return get_predictor(self.model_dir, self.device)
+        return get_predictor(self.model_dir, self.device, self.precision)
 
     def __call__(self, doc: Doc) -> Doc:
         return next(iter(self.pipe([doc])))
@@ -107,15 +108,17 @@ class EntityRecognizer:
 
 @Language.factory(
     "nlp_entities",
-    default_config={"model": "", "device": "auto", "batch_size": 32},
+    default_config={"model": "", "device": "auto", "batch_size": 32, "precision": "auto"},
 )
-def make_entity_recognizer(nlp: Language, name: str, model: str, device: str, batch_size: int):
+def make_entity_recognizer(nlp: Language, name: str, model: str, device: str, batch_size: int,
+                           precision: str):
     """Factory of :class:`EntityRecognizer` (``model`` empty = the shipped default model)."""
-    return EntityRecognizer(name, model, device, batch_size)
+    return EntityRecognizer(name, model, device, batch_size, precision)
 
 
-def make_pipeline(model=None, device: str = "auto") -> Language:
+def make_pipeline(model=None, device: str = "auto", precision: str = "auto") -> Language:
     """A blank multi-language pipeline with character tokens and the ``nlp_entities`` component."""
     nlp = spacy.blank("xx", config={"nlp": {"tokenizer": {"@tokenizers": "nlp.char_tokenizer.v1"}}})
-    nlp.add_pipe("nlp_entities", config={"model": str(model) if model else "", "device": device})
+    nlp.add_pipe("nlp_entities", config={"model": str(model) if model else "", "device": device,
+                                         "precision": precision})
     return nlp
