@@ -16,6 +16,7 @@ import random
 from pathlib import Path
 
 from nlp.dataset import Example
+from nlp.places import place_names
 from nlp.text import convert, is_hanzi, span_to_clean
 
 PATTERNS_FILE = Path(__file__).parent / "resources" / "mention_patterns.yaml"
@@ -54,37 +55,6 @@ def patterns() -> dict:
     import yaml
 
     return yaml.safe_load(PATTERNS_FILE.read_text(encoding="utf-8"))
-
-
-@functools.lru_cache(maxsize=1)
-def place_names() -> dict[str, list[str]]:
-    """Province, city and county names (full and short forms) from jionlp's administrative divisions."""
-    import io
-    import contextlib
-
-    with contextlib.redirect_stdout(io.StringIO()):  # jionlp prints a banner on import
-        import jionlp
-
-        locations = jionlp.china_location_loader()
-    names: dict[str, list[str]] = {"province": [], "city": [], "county": [], "town": []}
-
-    def add(level: str, key: str, node: dict) -> None:
-        names[level].append(node.get("_full_name", key))
-        alias = node.get("_alias") or []
-        names[level] += [alias] if isinstance(alias, str) else list(alias)
-
-    for prov_key, prov in locations.items():
-        add("province", prov_key, prov)
-        for city_key, city in prov.items():
-            if city_key.startswith("_"):
-                continue
-            add("city", city_key, city)
-            for county_key, county in city.items():
-                if not county_key.startswith("_"):
-                    add("county", county_key, county)
-    towns = [n[:-1] + "镇" for n in names["county"] if len(n) > 2] + [n[:-1] + "乡" for n in names["county"] if len(n) > 2]
-    names["town"] = towns
-    return names
 
 
 def _weighted(rng: random.Random, weights: dict):

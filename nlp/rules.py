@@ -7,7 +7,8 @@ tagger trained on a few hundred mentions often gets wrong:
   grammar (``元的`` -> ``元``), which makes value boundaries exact inside a piece;
 - pieces of one mention split into touching spans are joined (``关于进一步提升`` + ``市级…实施方案``;
   ``10`` + ``73.15元``);
-- a name (INSTITUTION, PROGRAMME) has at least two characters;
+- a name (INSTITUTION, PROGRAMME) has at least two characters, and a bare place name (``沁源縣``, ``北京``; jionlp's
+  province, city and county names) is not an INSTITUTION;
 - a value's label follows its unit: ``%``/``‰``/``百分之``/``分之``/``N成`` make a RATIO, a currency word a MONEY;
   a number with neither is only kept as MONEY when it carries 万/亿 and stands alone (``花费二十多万,``);
   a number left just before ``%`` takes it in (``92.5`` + ``%``).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+from nlp.places import is_place_name
 from nlp.schema import NAME_LABELS, VALUE_LABELS
 
 Span = tuple[int, int, str, float]
@@ -112,6 +114,8 @@ def apply_rules(text: str, spans: list[Span]) -> list[Span]:
     for span in join_touching(trimmed):
         start, end, label, _ = span
         if label in NAME_LABELS and end - start < MIN_NAME_CHARS:
+            continue
+        if label == "INSTITUTION" and is_place_name(text[start:end]):
             continue
         if label in VALUE_LABELS:
             span = fix_value(text, span)

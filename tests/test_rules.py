@@ -41,6 +41,10 @@ def test_joined_score_is_length_weighted():
     ("面积由80平方米", [(3, 5, "RATIO", 0.7)], []),
     # one-character names are dropped, longer ones kept
     ("卫生室建设", [(2, 3, "INSTITUTION", 0.9), (0, 3, "PROGRAMME", 0.9)], [("卫生室", "PROGRAMME")]),
+    # a place alone is not an institution; a place's institution is
+    ("沁源縣投入", [(0, 3, "INSTITUTION", 0.9)], []),
+    ("山东省和北京", [(0, 3, "INSTITUTION", 0.9), (4, 6, "INSTITUTION", 0.9)], []),
+    ("沁源縣人民醫院", [(0, 7, "INSTITUTION", 0.9)], [("沁源縣人民醫院", "INSTITUTION")]),
     # trailing clause punctuation and value edges
     ("医院,", [(0, 3, "INSTITUTION", 0.9)], [("医院", "INSTITUTION")]),
     ("共80元的", [(1, 5, "MONEY", 0.9)], [("80元", "MONEY")]),
