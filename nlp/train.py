@@ -9,6 +9,7 @@ import json
 import math
 import random
 import shutil
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -203,6 +204,11 @@ def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
         if progress:
             print(f"epoch {epoch + 1}/{t.epochs}: loss {epoch_losses[-1]:.4f} ({len(epoch_examples)} windows)")
     train_seconds = time.time() - started
+    converged = has_converged(epoch_losses)
+    if not converged:
+        print(f"warning: training loss stalled ({' '.join(f'{x:.3f}' for x in epoch_losses)}): the model has probably "
+              f"collapsed to predicting O everywhere; try a lower train.encoder_lr (now {t.encoder_lr:g})",
+              file=sys.stderr)
 
     record = {
         "config": config.to_dict(),
@@ -213,6 +219,7 @@ def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
         "boundaries": misalignment_report(examples, tokenizer),
         "epoch_losses": epoch_losses,
         "optimizer_steps": steps,
+        "converged": converged,
         "scheduled_steps": steps_per_epoch * t.epochs,
         "train_seconds": round(train_seconds, 1),
         "device": device,
@@ -229,6 +236,15 @@ def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
     (Path(output_dir) / "training.json").write_text(json.dumps(record, ensure_ascii=False, indent=1),
                                                     encoding="utf-8")
     return record
+
+
+def has_converged(epoch_losses: list[float]) -> bool:
+    """False when the loss stalled: the last epoch's loss is still above a third of the first epoch's.
+
+    A run whose encoder diverges early collapses to all-O and sits at the O-only loss (about half the first
+    epoch's) for every remaining epoch; a healthy run ends far below a tenth of it.
+    """
+    return len(epoch_losses) < 3 or epoch_losses[-1] < epoch_losses[0] / 3
 
 
 def save_model(model, tokenizer, output_dir: Path, config: Config) -> None:
@@ -310,8 +326,11 @@ def score_folds(cv_dir: Path, docs: list[Document], labels=LABELS, device: str =
         spans = [tuple(p[:3]) for p in predictor.predict([doc.text])[0]]
         predicted.append(spans)
         folds[doc.id] = {"scores": score_documents([doc], [spans], labels)}
-    names = list(labels) + ["micro"]
-    mean = {label: {metric: sum(f["scores"][label][metric] for f in folds.values()) / len(folds)
-                    for metric in ("precision", "recall", "f1")} for label in names}
+    mean = {}
+    for label in list(labels) + ["micro"]:  # over the folds whose held-out document has this label
+        rows = [f["scores"][label] for f in folds.values() if f["scores"][label]["support"]]
+        mean[label] = {metric: sum(r[metric] for r in rows) / len(rows) if rows else 0.0
+                       for metric in ("precision", "recall", "f1")}
+        mean[label]["folds"] = len(rows)
     return {"precision": precision, "rules": rules, "folds": folds, "mean": mean,
             "pooled": score_documents(docs, predicted, labels)}

@@ -124,3 +124,11 @@ def test_evaluate_folds_scores_each_fold_on_its_held_out_document(tiny_model_dir
     assert result["pooled"]["micro"]["support"] == support
     assert sum(f["scores"]["micro"]["support"] for f in result["folds"].values()) == support
     assert "pooled over 5 held-out documents (float32)" in capsys.readouterr().out
+
+
+def test_stalled_loss_is_flagged():
+    from nlp.train import has_converged
+
+    assert has_converged([1.17, 0.47, 0.31, 0.19, 0.10, 0.02])
+    assert not has_converged([1.15, 0.59, 0.59, 0.587, 0.585, 0.59])  # the all-O collapse seen in a CV fold
+    assert has_converged([1.2, 0.6])  # too short to judge
