@@ -112,10 +112,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print("mean over folds: " + ", ".join(f"{label} F1 {row['f1']:.3f}" for label, row in result["mean"].items()))
     else:
         from nlp.inference import Predictor
-        from nlp.train import score_documents
+        from nlp.train import predict_documents, score_documents
 
         predictor = Predictor(Path(args.model), device, precision=precision, rules=args.rules)
-        predicted = [[tuple(p[:3]) for p in spans] for spans in predictor.predict([d.text for d in docs])]
+        predicted = predict_documents(predictor, docs)
         result = {"precision": precision, "rules": args.rules, "scores": score_documents(docs, predicted)}
         print(format_scores(result["scores"], f"{args.model} on {data} (seqeval strict, exact spans; "
                                               f"{precision}{rules})"))

@@ -5,6 +5,7 @@ the benchmark. Spans come back as ``(start, end, label, score)`` with offsets in
 """
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -33,6 +34,7 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+@functools.lru_cache(maxsize=1)
 def cpu_has_bfloat16() -> bool:
     """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); elsewhere bfloat16 is emulated and slow."""
     try:

@@ -155,7 +155,7 @@ def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
 
     from nlp.augment import augment_examples
     from nlp.dataset import document_examples, featurize, misalignment_report
-    from nlp.inference import resolve_device
+    from nlp.inference import Predictor, resolve_device
 
     started = time.time()
     t = config.train
@@ -227,7 +227,8 @@ def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
     }
     save_model(model, tokenizer, output_dir, config)
     if eval_docs:
-        predicted = predict_documents(model, tokenizer, eval_docs, device)
+        predictor = Predictor(model=model, tokenizer=tokenizer, device=device, precision="float32")
+        predicted = predict_documents(predictor, eval_docs)
         scores = score_documents(eval_docs, predicted, config.labels)
         record["eval_scores"] = scores
         record["eval_predictions"] = {d.id: spans for d, spans in zip(eval_docs, predicted)}
@@ -273,12 +274,8 @@ def save_model(model, tokenizer, output_dir: Path, config: Config) -> None:
 
 # --- evaluation ---------------------------------------------------------------------------------------------
 
-def predict_documents(model, tokenizer, docs: list[Document], device: str = "cpu",
-                      precision: str = "float32") -> list:
-    """The model's ``(start, end, label)`` spans for each document (raw-text offsets)."""
-    from nlp.inference import Predictor
-
-    predictor = Predictor(model=model, tokenizer=tokenizer, device=device, precision=precision)
+def predict_documents(predictor, docs: list[Document]) -> list:
+    """A :class:`~nlp.inference.Predictor`'s ``(start, end, label)`` spans for each document (raw-text offsets)."""
     return [[tuple(p[:3]) for p in spans] for spans in predictor.predict([d.text for d in docs])]
 
 
@@ -323,7 +320,7 @@ def score_folds(cv_dir: Path, docs: list[Document], labels=LABELS, device: str =
         if not (fold_dir / "config.json").is_file():
             raise NlpError(f"{cv_dir}: no fold model for document {doc.id} ({fold_dir} missing)")
         predictor = Predictor(fold_dir, device, precision=precision, rules=rules)
-        spans = [tuple(p[:3]) for p in predictor.predict([doc.text])[0]]
+        (spans,) = predict_documents(predictor, [doc])
         predicted.append(spans)
         folds[doc.id] = {"scores": score_documents([doc], [spans], labels)}
     mean = {}
