@@ -48,3 +48,22 @@ def is_place_name(surface: str) -> bool:
     from nlp.text import to_simplified
 
     return to_simplified(surface) in _place_set()
+
+
+MAX_PLACE_CHARS = 12
+
+
+def place_length_at(text: str, index: int) -> int:
+    """Length of the longest province, city or county name (simplified or traditional) starting at ``text[index]``;
+    0 when none does. Names shorter than two characters are not considered."""
+    from nlp.text import to_simplified
+
+    window = text[index:index + MAX_PLACE_CHARS]
+    simplified = to_simplified(window)
+    if len(simplified) != len(window):  # a phrase conversion changed the length: offsets would not line up
+        return 0
+    places = _place_set()
+    for length in range(len(window), 1, -1):
+        if simplified[:length] in places:
+            return length
+    return 0

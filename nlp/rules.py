@@ -7,6 +7,10 @@ tagger trained on a few hundred mentions often gets wrong:
   grammar (``元的`` -> ``元``), which makes value boundaries exact inside a piece;
 - pieces of one mention split into touching spans are joined (``关于进一步提升`` + ``市级…实施方案``;
   ``10`` + ``73.15元``);
+- an INSTITUTION does not cut a place name at its start (``即|墨区人民医院`` -> ``即墨区人民医院``) nor begin with a
+  preposition, conjunction or verb before one (``在上海作协`` -> ``上海作协``; ``新湖南`` stays);
+- a PROGRAMME inside quotes or 《》 covers everything between them (``「健康[中國]」`` -> ``健康中國``; the guidelines:
+  the quoted name, never a quote mark);
 - a name (INSTITUTION, PROGRAMME) has at least two characters, and a bare place name (``沁源縣``, ``北京``; jionlp's
   province, city and county names) is not an INSTITUTION;
 - a value's label follows its unit: ``%``/``‰``/``百分之``/``分之``/``N成`` make a RATIO, a currency word a MONEY;
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from nlp.places import is_place_name
+from nlp.places import is_place_name, place_length_at
 from nlp.schema import NAME_LABELS, VALUE_LABELS
 
 Span = tuple[int, int, str, float]
@@ -39,6 +43,12 @@ _PERCENT = set("%％‰")
 _RATIO_MARK = re.compile(r"[%％‰]|百分之|分之|[0-9零〇一二三四五六七八九十两兩几幾]成")
 _CURRENCY_MARK = re.compile(r"[元圆圓块塊钱錢¥￥$＄镑鎊]|[港台臺日韩韓欧歐]币|[港台臺日韩韓欧歐]幣|美金|法郎|卢布|盧布")
 _MAGNITUDE = set("万萬亿億")
+# characters that introduce a name rather than begin one: prepositions, conjunctions, verbs of going and saying
+_QUOTES = {"“": "”", "「": "」", "『": "』", "《": "》", "‘": "’", "〈": "〉"}
+_QUOTE_CHARS = set(_QUOTES) | set(_QUOTES.values())
+_MAX_QUOTED_CHARS = 40
+_CLAUSE_END = set("。!！?？;；\n")
+_BEFORE_NAME = set("在据據记記于於由与與和同跟对對向从從经經将將把被给給为為及至到赴去是让讓请請")
 
 
 def trim_to_grammar(text: str, start: int, end: int, label: str) -> tuple[int, int]:
@@ -107,6 +117,40 @@ def _is_hanzi(char: str) -> bool:
     return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
 
 
+def snap_to_place(text: str, start: int, end: int) -> int:
+    """The start of an INSTITUTION span moved to the place name that begins it: back over the head of a place name
+    that the span cuts, or forward over a preposition, conjunction or verb before a place name. Returns the new
+    start."""
+    for back in (1, 2):
+        begin = start - back
+        if begin >= 0 and begin + place_length_at(text, begin) > start:
+            return begin
+    if text[start] in _BEFORE_NAME and not place_length_at(text, start) and start + 1 < end:
+        length = place_length_at(text, start + 1)
+        if length and start + 1 + length <= end:
+            return start + 1
+    return start
+
+
+def extend_to_quotes(text: str, start: int, end: int) -> tuple[int, int]:
+    """The whole quoted stretch around a span that lies inside one pair of quotes or 《》 and covers part of it;
+    the span unchanged when it is not inside such a pair (or the pair is far or crosses a clause end)."""
+    open_at = start - 1
+    while open_at >= max(0, end - _MAX_QUOTED_CHARS) and text[open_at] not in _QUOTE_CHARS | _CLAUSE_END:
+        open_at -= 1
+    if open_at < 0 or text[open_at] not in _QUOTES:
+        return start, end
+    close_at = end
+    limit = min(len(text), open_at + _MAX_QUOTED_CHARS + 1)
+    while close_at < limit and text[close_at] not in _QUOTE_CHARS | _CLAUSE_END:
+        close_at += 1
+    if close_at >= limit or text[close_at] != _QUOTES[text[open_at]]:
+        return start, end
+    if any(ch in _QUOTE_CHARS for ch in text[start:end]):
+        return start, end
+    return open_at + 1, close_at
+
+
 def apply_rules(text: str, spans: list[Span]) -> list[Span]:
     """All rules of this module, in order, on decoded spans of ``text`` (offsets into ``text``)."""
     trimmed = [(*trim_to_grammar(text, s, e, label), label, score) for s, e, label, score in spans]
@@ -115,11 +159,27 @@ def apply_rules(text: str, spans: list[Span]) -> list[Span]:
         start, end, label, _ = span
         if label in NAME_LABELS and end - start < MIN_NAME_CHARS:
             continue
-        if label == "INSTITUTION" and is_place_name(text[start:end]):
-            continue
+        if label == "INSTITUTION":
+            snapped = snap_to_place(text, start, end)
+            if not result or snapped >= result[-1][1]:  # never into the span before
+                start = snapped
+            if is_place_name(text[start:end]):
+                continue
+            span = (start, *span[1:])
+        if label == "PROGRAMME":
+            span = (*extend_to_quotes(text, start, end), *span[2:])
         if label in VALUE_LABELS:
             span = fix_value(text, span)
             if span is None:
                 continue
         result.append(span)
-    return result
+    return drop_overlaps(result)
+
+
+def drop_overlaps(spans: list[Span]) -> list[Span]:
+    """Spans sorted by start, each overlapping one after the first (at equal starts: the longest) dropped."""
+    kept: list[Span] = []
+    for span in sorted(spans, key=lambda sp: (sp[0], sp[0] - sp[1])):
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    return kept

@@ -45,6 +45,24 @@ def test_joined_score_is_length_weighted():
     ("沁源縣投入", [(0, 3, "INSTITUTION", 0.9)], []),
     ("山东省和北京", [(0, 3, "INSTITUTION", 0.9), (4, 6, "INSTITUTION", 0.9)], []),
     ("沁源縣人民醫院", [(0, 7, "INSTITUTION", 0.9)], [("沁源縣人民醫院", "INSTITUTION")]),
+    # an institution starts on the place name that begins it
+    ("去年,即墨区人民医院和", [(4, 10, "INSTITUTION", 0.9)], [("即墨区人民医院", "INSTITUTION")]),
+    ("——記連平縣英才學校", [(2, 10, "INSTITUTION", 0.9)], [("連平縣英才學校", "INSTITUTION")]),
+    ("因为在上海作协工作", [(2, 7, "INSTITUTION", 0.9)], [("上海作协", "INSTITUTION")]),
+    ("湖南日报·新湖南客户端", [(5, 11, "INSTITUTION", 0.9)], [("新湖南客户端", "INSTITUTION")]),
+    ("和平縣人民醫院", [(0, 7, "INSTITUTION", 0.9)], [("和平縣人民醫院", "INSTITUTION")]),
+    ("在上海", [(0, 3, "INSTITUTION", 0.9)], []),
+    ("红网即墨区人民医院", [(0, 3, "PROGRAMME", 0.9), (3, 9, "INSTITUTION", 0.9)],
+     [("红网即", "PROGRAMME"), ("墨区人民医院", "INSTITUTION")]),  # not into the span before
+    # a programme inside quotes is the whole quoted name; pieces of one quote become one span
+    ("貫徹落實「健康中國」戰略", [(7, 9, "PROGRAMME", 0.8)], [("健康中國", "PROGRAMME")]),
+    ("推动“中国好水·万绿湖开渔啦”活动", [(3, 7, "PROGRAMME", 0.8), (8, 10, "PROGRAMME", 0.6)],
+     [("中国好水·万绿湖开渔啦", "PROGRAMME")]),
+    ("根据《沁源县医疗救助补充办法》的规定", [(3, 8, "PROGRAMME", 0.8)], [("沁源县医疗救助补充办法", "PROGRAMME")]),
+    ("国家“十四五”规划", [(3, 6, "PROGRAMME", 0.8)], [("十四五", "PROGRAMME")]),
+    # ... but not across a clause end or from outside the quotes
+    ("“好”。健康扶贫工作", [(4, 8, "PROGRAMME", 0.8)], [("健康扶贫", "PROGRAMME")]),
+    ("健康扶贫“一站式”", [(0, 4, "PROGRAMME", 0.8)], [("健康扶贫", "PROGRAMME")]),
     # trailing clause punctuation and value edges
     ("医院,", [(0, 3, "INSTITUTION", 0.9)], [("医院", "INSTITUTION")]),
     ("共80元的", [(1, 5, "MONEY", 0.9)], [("80元", "MONEY")]),
