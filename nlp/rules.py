@@ -11,6 +11,8 @@ tagger trained on a few hundred mentions often gets wrong:
   preposition, conjunction or verb before one (``在上海作协`` -> ``上海作协``; ``新湖南`` stays);
 - a PROGRAMME inside quotes or 《》 covers everything between them (``「健康[中國]」`` -> ``健康中國``; the guidelines:
   the quoted name, never a quote mark);
+- a generic class of institution (``乡镇卫生院``, ``三甲医院``, ``社区卫生服务中心``, bare ``医院``) is not an
+  INSTITUTION (the guidelines: a specific, identifiable organisation); ``县医院``-style short references stay;
 - a name (INSTITUTION, PROGRAMME) has at least two characters, and a bare place name (``沁源縣``, ``北京``; jionlp's
   province, city and county names) is not an INSTITUTION;
 - a value's label follows its unit: ``%``/``‰``/``百分之``/``分之``/``N成`` make a RATIO, a currency word a MONEY;
@@ -48,6 +50,11 @@ _QUOTES = {"“": "”", "「": "」", "『": "』", "《": "》", "‘": "’",
 _QUOTE_CHARS = set(_QUOTES) | set(_QUOTES.values())
 _MAX_QUOTED_CHARS = 40
 _CLAUSE_END = set("。!！?？;；\n")
+# a generic institution: only class modifiers before a type word (simplified; 县/市/区 short references not included)
+_GENERIC_INSTITUTION = re.compile(
+    r"^(?:乡镇|镇里|社区|街道|村级|基层|区级|县级|市级|省级|公立|民营|私立|三甲|二甲|三级|二级|一级|定点|牵头|综合|专科"
+    r"|小区|市区|城市|农村|乡村|各级|各|该|本|当地)*"
+    r"(?:医院|卫生院|卫生室|卫生服务中心|卫生服务站|医疗机构|医疗卫生机构|养老机构|诊所|医共体|医联体)$")
 _BEFORE_NAME = set("在据據记記于於由与與和同跟对對向从從经經将將把被给給为為及至到赴去是让讓请請")
 
 
@@ -132,6 +139,13 @@ def snap_to_place(text: str, start: int, end: int) -> int:
     return start
 
 
+def is_generic_institution(surface: str) -> bool:
+    """Whether ``surface`` names a class of institution (``乡镇卫生院``, ``三甲医院``) rather than one body."""
+    from nlp.text import to_simplified
+
+    return bool(_GENERIC_INSTITUTION.match(to_simplified(surface)))
+
+
 def extend_to_quotes(text: str, start: int, end: int) -> tuple[int, int]:
     """The whole quoted stretch around a span that lies inside one pair of quotes or 《》 and covers part of it;
     the span unchanged when it is not inside such a pair (or the pair is far or crosses a clause end)."""
@@ -163,7 +177,7 @@ def apply_rules(text: str, spans: list[Span]) -> list[Span]:
             snapped = snap_to_place(text, start, end)
             if not result or snapped >= result[-1][1]:  # never into the span before
                 start = snapped
-            if is_place_name(text[start:end]):
+            if is_place_name(text[start:end]) or is_generic_institution(text[start:end]):
                 continue
             span = (start, *span[1:])
         if label == "PROGRAMME":

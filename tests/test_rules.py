@@ -45,6 +45,13 @@ def test_joined_score_is_length_weighted():
     ("沁源縣投入", [(0, 3, "INSTITUTION", 0.9)], []),
     ("山东省和北京", [(0, 3, "INSTITUTION", 0.9), (4, 6, "INSTITUTION", 0.9)], []),
     ("沁源縣人民醫院", [(0, 7, "INSTITUTION", 0.9)], [("沁源縣人民醫院", "INSTITUTION")]),
+    # a class of institutions is not an institution; a specific one, or a short reference, is
+    ("去鄉鎮衛生院看病", [(1, 6, "INSTITUTION", 0.9)], []),
+    ("享受三甲医院专家服务", [(2, 6, "INSTITUTION", 0.9)], []),
+    ("3家社区卫生服务中心", [(2, 10, "INSTITUTION", 0.9)], []),
+    ("杜村衛生院", [(0, 5, "INSTITUTION", 0.9)], [("杜村衛生院", "INSTITUTION")]),
+    ("县医院聘请专家", [(0, 3, "INSTITUTION", 0.9)], [("县医院", "INSTITUTION")]),
+    ("荷塘街道社区卫生服务中心", [(0, 12, "INSTITUTION", 0.9)], [("荷塘街道社区卫生服务中心", "INSTITUTION")]),
     # an institution starts on the place name that begins it
     ("去年,即墨区人民医院和", [(4, 10, "INSTITUTION", 0.9)], [("即墨区人民医院", "INSTITUTION")]),
     ("——記連平縣英才學校", [(2, 10, "INSTITUTION", 0.9)], [("連平縣英才學校", "INSTITUTION")]),
@@ -64,7 +71,7 @@ def test_joined_score_is_length_weighted():
     ("“好”。健康扶贫工作", [(4, 8, "PROGRAMME", 0.8)], [("健康扶贫", "PROGRAMME")]),
     ("健康扶贫“一站式”", [(0, 4, "PROGRAMME", 0.8)], [("健康扶贫", "PROGRAMME")]),
     # trailing clause punctuation and value edges
-    ("医院,", [(0, 3, "INSTITUTION", 0.9)], [("医院", "INSTITUTION")]),
+    ("天坛医院,", [(0, 5, "INSTITUTION", 0.9)], [("天坛医院", "INSTITUTION")]),
     ("共80元的", [(1, 5, "MONEY", 0.9)], [("80元", "MONEY")]),
 ])
 def test_rules(text, spans, expected):
