@@ -13,6 +13,8 @@ tagger trained on a few hundred mentions often gets wrong:
   the quoted name, never a quote mark);
 - a generic class of institution (``乡镇卫生院``, ``三甲医院``, ``社区卫生服务中心``, bare ``医院``) is not an
   INSTITUTION (the guidelines: a specific, identifiable organisation); ``县医院``-style short references stay;
+- an INSTITUTION ends on its organisation word: a short tail after the last one (a product, a department, a job
+  title, a verb) is cut (``信网手机版`` -> ``信网``, ``市中医医院帮扶`` -> ``市中医医院``, ``…医院急症ICU`` -> ``…医院``);
 - a name (INSTITUTION, PROGRAMME) has at least two characters, and a bare place name (``沁源縣``, ``北京``; jionlp's
   province, city and county names) is not an INSTITUTION;
 - a value's label follows its unit: ``%``/``‰``/``百分之``/``分之``/``N成`` make a RATIO, a currency word a MONEY;
@@ -49,12 +51,17 @@ _MAGNITUDE = set("万萬亿億")
 _QUOTES = {"“": "”", "「": "」", "『": "』", "《": "》", "‘": "’", "〈": "〉"}
 _QUOTE_CHARS = set(_QUOTES) | set(_QUOTES.values())
 _MAX_QUOTED_CHARS = 40
-_CLAUSE_END = set("。!！?？;；\n")
+_QUOTE_STOP = set("。!！?？;；,，—\n")  # a quoted stretch with these is a sentence or title, not one name
 # a generic institution: only class modifiers before a type word (simplified; 县/市/区 short references not included)
 _GENERIC_INSTITUTION = re.compile(
     r"^(?:乡镇|镇里|社区|街道|村级|基层|区级|县级|市级|省级|公立|民营|私立|三甲|二甲|三级|二级|一级|定点|牵头|综合|专科"
     r"|小区|市区|城市|农村|乡村|各级|各|该|本|当地)*"
     r"(?:医院|卫生院|卫生室|卫生服务中心|卫生服务站|医疗机构|医疗卫生机构|养老机构|诊所|医共体|医联体)$")
+# words that end an organisation's name (simplified); the longer alternatives first
+_ORGANISATION_END = re.compile(
+    r"医院|卫生院|卫生室|分院|总院|委员会|中心|集团|公司|银行|大学|学院|中学|小学|学校|幼儿园|协会|基金会|支部|总支|党委|党组"
+    r"|中央|政府|[局委站所院部处科办厅会校报社网台团队室馆厂店组]")
+_MAX_TAIL_CHARS = 5
 _BEFORE_NAME = set("在据據记記于於由与與和同跟对對向从從经經将將把被给給为為及至到赴去是让讓请請")
 
 
@@ -146,17 +153,36 @@ def is_generic_institution(surface: str) -> bool:
     return bool(_GENERIC_INSTITUTION.match(to_simplified(surface)))
 
 
+def cut_after_organisation(text: str, start: int, end: int) -> int:
+    """The end of an INSTITUTION span cut after its last organisation word when a short tail (at most
+    ``_MAX_TAIL_CHARS`` characters) follows it and the word does not open the span (``科大讯飞``, ``网易``).
+    Returns the new end."""
+    from nlp.text import to_simplified
+
+    surface = text[start:end]
+    simplified = to_simplified(surface)
+    if len(simplified) != len(surface):
+        return end
+    last = None
+    for last in _ORGANISATION_END.finditer(simplified):
+        pass
+    if (last is None or last.start() == 0 or last.end() == len(simplified)
+            or len(simplified) - last.end() > _MAX_TAIL_CHARS):
+        return end
+    return start + last.end()
+
+
 def extend_to_quotes(text: str, start: int, end: int) -> tuple[int, int]:
     """The whole quoted stretch around a span that lies inside one pair of quotes or 《》 and covers part of it;
-    the span unchanged when it is not inside such a pair (or the pair is far or crosses a clause end)."""
+    the span unchanged when it is not inside such a pair (or the pair is far or holds a comma, dash or clause end)."""
     open_at = start - 1
-    while open_at >= max(0, end - _MAX_QUOTED_CHARS) and text[open_at] not in _QUOTE_CHARS | _CLAUSE_END:
+    while open_at >= max(0, end - _MAX_QUOTED_CHARS) and text[open_at] not in _QUOTE_CHARS | _QUOTE_STOP:
         open_at -= 1
     if open_at < 0 or text[open_at] not in _QUOTES:
         return start, end
     close_at = end
     limit = min(len(text), open_at + _MAX_QUOTED_CHARS + 1)
-    while close_at < limit and text[close_at] not in _QUOTE_CHARS | _CLAUSE_END:
+    while close_at < limit and text[close_at] not in _QUOTE_CHARS | _QUOTE_STOP:
         close_at += 1
     if close_at >= limit or text[close_at] != _QUOTES[text[open_at]]:
         return start, end
@@ -177,9 +203,10 @@ def apply_rules(text: str, spans: list[Span]) -> list[Span]:
             snapped = snap_to_place(text, start, end)
             if not result or snapped >= result[-1][1]:  # never into the span before
                 start = snapped
+            end = cut_after_organisation(text, start, end)
             if is_place_name(text[start:end]) or is_generic_institution(text[start:end]):
                 continue
-            span = (start, *span[1:])
+            span = (start, end, *span[2:])
         if label == "PROGRAMME":
             span = (*extend_to_quotes(text, start, end), *span[2:])
         if label in VALUE_LABELS:
