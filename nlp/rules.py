@@ -15,6 +15,8 @@ tagger trained on a few hundred mentions often gets wrong:
   INSTITUTION (the guidelines: a specific, identifiable organisation); ``县医院``-style short references stay;
 - an INSTITUTION ends on its organisation word: a short tail after the last one (a product, a department, a job
   title, a verb) is cut (``信网手机版`` -> ``信网``, ``市中医医院帮扶`` -> ``市中医医院``, ``…医院急症ICU`` -> ``…医院``);
+- a known national programme (``nlp/resources/programmes.yaml``: 健康扶贫, 脱贫攻坚, …) the model left untagged
+  is a PROGRAMME (:func:`known_programmes`);
 - a name (INSTITUTION, PROGRAMME) has at least two characters, and a bare place name (``沁源縣``, ``北京``; jionlp's
   province, city and county names) is not an INSTITUTION;
 - a value's label follows its unit: ``%``/``‰``/``百分之``/``分之``/``N成`` make a RATIO, a currency word a MONEY;
@@ -25,12 +27,17 @@ Measured on the leave-one-document-out folds: see the model card (``models/defau
 """
 from __future__ import annotations
 
+import functools
 import re
+from pathlib import Path
 
 from nlp.places import is_place_name, place_length_at
 from nlp.schema import NAME_LABELS, VALUE_LABELS
 
 Span = tuple[int, int, str, float]
+
+PROGRAMMES_FILE = Path(__file__).parent / "resources" / "programmes.yaml"
+KNOWN_PROGRAMME_SCORE = 0.5  # a dictionary match, not a model probability
 
 MIN_NAME_CHARS = 2
 
@@ -191,6 +198,25 @@ def extend_to_quotes(text: str, start: int, end: int) -> tuple[int, int]:
     return open_at + 1, close_at
 
 
+@functools.lru_cache(maxsize=1)
+def _programme_pattern() -> re.Pattern:
+    import yaml
+
+    names = yaml.safe_load(PROGRAMMES_FILE.read_text(encoding="utf-8"))
+    return re.compile("|".join(re.escape(name) for name in sorted(names, key=len, reverse=True)))
+
+
+def known_programmes(text: str) -> list[Span]:
+    """PROGRAMME spans for the names in ``nlp/resources/programmes.yaml`` found in ``text`` (simplified or
+    traditional), with score ``KNOWN_PROGRAMME_SCORE``."""
+    from nlp.text import to_simplified
+
+    simplified = to_simplified(text)
+    if len(simplified) != len(text):  # a phrase conversion changed the length: offsets would not line up
+        return []
+    return [(m.start(), m.end(), "PROGRAMME", KNOWN_PROGRAMME_SCORE) for m in _programme_pattern().finditer(simplified)]
+
+
 def apply_rules(text: str, spans: list[Span]) -> list[Span]:
     """All rules of this module, in order, on decoded spans of ``text`` (offsets into ``text``)."""
     trimmed = [(*trim_to_grammar(text, s, e, label), label, score) for s, e, label, score in spans]
@@ -214,7 +240,11 @@ def apply_rules(text: str, spans: list[Span]) -> list[Span]:
             if span is None:
                 continue
         result.append(span)
-    return drop_overlaps(result)
+    return drop_overlaps(result + [span for span in known_programmes(text) if not _overlaps(span, result)])
+
+
+def _overlaps(span: Span, spans: list[Span]) -> bool:
+    return any(span[0] < other[1] and other[0] < span[1] for other in spans)
 
 
 def drop_overlaps(spans: list[Span]) -> list[Span]:
