@@ -94,9 +94,9 @@ class Predictor:
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         self.batch_size = batch_size
         self.decoding = decoding
+        """``marginal`` (see :func:`nlp.pieces.decode_marginal`) or ``argmax`` per piece."""
         self.rules = rules
         """Apply :mod:`nlp.rules` to the decoded spans (off only to measure what they do)."""
-        """``marginal`` (see :func:`nlp.pieces.decode_marginal`) or ``argmax`` per piece."""
         self.window_chars = window_chars or getattr(self.model.config, "window_chars", DEFAULT_WINDOW_CHARS)
 
     def _autocast(self):
