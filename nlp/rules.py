@@ -11,13 +11,13 @@ tagger trained on a few hundred mentions often gets wrong:
   preposition, conjunction or verb before one (``在上海作协`` -> ``上海作协``; ``新湖南`` stays);
 - a PROGRAMME inside quotes or 《》 covers everything between them (``「健康[中國]」`` -> ``健康中國``; the guidelines:
   the quoted name, never a quote mark);
-- a generic class of institution (``乡镇卫生院``, ``三甲医院``, ``社区卫生服务中心``, bare ``医院``) is not an
+- a generic class of institution (``乡镇卫生院``, ``三甲医院``, ``社区卫生服务中心``, bare ``医院``/``党委``) is not an
   INSTITUTION (the guidelines: a specific, identifiable organisation); ``县医院``-style short references stay;
 - an INSTITUTION ends on its organisation word: a short tail after the last one (a product, a department, a job
   title, a verb) is cut (``信网手机版`` -> ``信网``, ``市中医医院帮扶`` -> ``市中医医院``, ``…医院急症ICU`` -> ``…医院``);
 - a known national programme (``nlp/resources/programmes.yaml``: 健康扶贫, 脱贫攻坚, …) the model left untagged
   is a PROGRAMME (:func:`known_programmes`);
-- a name (INSTITUTION, PROGRAMME) has at least two characters, and a bare place name (``沁源縣``, ``北京``; jionlp's
+- a name (INSTITUTION, PROGRAMME) has at least two characters, not all digits, and a bare place name (``沁源縣``, ``北京``; jionlp's
   province, city and county names) is not an INSTITUTION;
 - a value's label follows its unit: ``%``/``‰``/``百分之``/``分之``/``N成`` make a RATIO, a currency word a MONEY;
   a number with neither is only kept as MONEY when it carries 万/亿 and stands alone (``花费二十多万,``);
@@ -63,7 +63,8 @@ _QUOTE_STOP = set("。!！?？;；,，—\n")  # a quoted stretch with these is 
 _GENERIC_INSTITUTION = re.compile(
     r"^(?:乡镇|镇里|社区|街道|村级|基层|区级|县级|市级|省级|公立|民营|私立|三甲|二甲|三级|二级|一级|定点|牵头|综合|专科"
     r"|小区|市区|城市|农村|乡村|各级|各|该|本|当地)*"
-    r"(?:医院|卫生院|卫生室|卫生服务中心|卫生服务站|医疗机构|医疗卫生机构|养老机构|诊所|医共体|医联体)$")
+    r"(?:医院|卫生院|卫生室|卫生服务中心|卫生服务站|医疗机构|医疗卫生机构|养老机构|诊所|医共体|医联体"
+    r"|政府|党委|党组|党支部|党总支|支部|团委|团支部|村委会|居委会)$")
 # words that end an organisation's name (simplified); the longer alternatives first
 _ORGANISATION_END = re.compile(
     r"医院|卫生院|卫生室|分院|总院|委员会|中心|集团|公司|银行|大学|学院|中学|小学|学校|幼儿园|协会|基金会|支部|总支|党委|党组"
@@ -132,6 +133,10 @@ def fix_value(text: str, span: Span) -> Span | None:
             and all(ch in NUMERAL or ch in _APPROX or ch == "." for ch in surface)):
         return span  # 花费二十多万, : money in context (annotation guidelines)
     return None
+
+
+def _has_letter(surface: str) -> bool:
+    return any(ch.isalpha() for ch in surface)  # hanzi count as letters; digits and punctuation do not
 
 
 def _is_hanzi(char: str) -> bool:
@@ -223,7 +228,7 @@ def apply_rules(text: str, spans: list[Span]) -> list[Span]:
     result = []
     for span in join_touching(trimmed):
         start, end, label, _ = span
-        if label in NAME_LABELS and end - start < MIN_NAME_CHARS:
+        if label in NAME_LABELS and (end - start < MIN_NAME_CHARS or not _has_letter(text[start:end])):
             continue
         if label == "INSTITUTION":
             snapped = snap_to_place(text, start, end)

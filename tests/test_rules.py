@@ -52,6 +52,9 @@ def test_joined_score_is_length_weighted():
     ("杜村衛生院", [(0, 5, "INSTITUTION", 0.9)], [("杜村衛生院", "INSTITUTION")]),
     ("县医院聘请专家", [(0, 3, "INSTITUTION", 0.9)], [("县医院", "INSTITUTION")]),
     ("荷塘街道社区卫生服务中心", [(0, 12, "INSTITUTION", 0.9)], [("荷塘街道社区卫生服务中心", "INSTITUTION")]),
+    ("书记为党员讲课。党委率先垂范", [(8, 10, "INSTITUTION", 0.9)], []),
+    ("县政府", [(0, 3, "INSTITUTION", 0.9)], [("县政府", "INSTITUTION")]),
+    ("© 2014-2024 信网", [(9, 11, "INSTITUTION", 0.9)], []),
     # an institution ends on its organisation word
     ("搜索⏎信网手机版移动", [(3, 10, "INSTITUTION", 0.9)], [("信网", "INSTITUTION")]),
     ("以来,市中医医院帮扶团队", [(3, 10, "INSTITUTION", 0.9)], [("市中医医院", "INSTITUTION")]),
