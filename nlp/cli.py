@@ -27,7 +27,8 @@ def _cmd_annotations_validate(args: argparse.Namespace) -> int:
 
     problems = []
     for path in args.paths:
-        problems += validate_file(Path(path), seeds_dir=Path(args.seeds) if args.seeds else None)
+        problems += validate_file(Path(path), seeds_dir=Path(args.seeds) if args.seeds else None,
+                                  compare_seeds=not args.no_seeds)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -200,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = ann_cmds.add_parser("validate", help="check annotation JSONL files; report file, line, reason")
     validate.add_argument("paths", nargs="+", metavar="PATH")
     validate.add_argument("--seeds", help="directory of the raw seed texts to compare with (default: seeds/)")
+    validate.add_argument("--no-seeds", action="store_true",
+                          help="check records and spans only: the texts are not copies of seed files")
     validate.set_defaults(handler=_cmd_annotations_validate)
     stats = ann_cmds.add_parser("stats", help="mentions per label per document")
     stats.add_argument("path", metavar="PATH")

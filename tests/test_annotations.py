@@ -43,6 +43,14 @@ def test_committed_gold_annotations_are_valid(capsys):
     assert counts["INSTITUTION"] >= 100 and counts["PROGRAMME"] >= 25
 
 
+def test_committed_synthetic_dev_set_is_valid_without_seed_files(capsys):
+    dev = ANNOTATIONS_DIR / "synthetic_dev.jsonl"
+    assert main(["annotations", "validate", str(dev)]) == 1  # its texts are not seed files
+    assert "no seed file" in capsys.readouterr().err
+    assert main(["annotations", "validate", "--no-seeds", str(dev)]) == 0
+    assert len(read_jsonl(dev)) == 40
+
+
 def test_valid_file_passes(tmp_path, seed_dir):
     text = (seed_dir / "a.txt").read_text(encoding="utf-8")
     path = tmp_path / "gold.jsonl"
