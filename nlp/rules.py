@@ -16,12 +16,18 @@ tagger trained on a few hundred mentions often gets wrong:
 - an INSTITUTION ends on its organisation word: a short tail after the last one (a product, a department, a job
   title, a verb) is cut (``信网手机版`` -> ``信网``, ``市中医医院帮扶`` -> ``市中医医院``, ``…医院急症ICU`` -> ``…医院``);
 - a known national programme (``nlp/resources/programmes.yaml``: 健康扶贫, 脱贫攻坚, …) the model left untagged
-  is a PROGRAMME (:func:`known_programmes`);
+  is a PROGRAMME (:func:`known_programmes`); a span that opens with one ends on it unless a programme word
+  follows (``城乡居民医保集中缴费`` -> ``城乡居民医保``, ``健康扶贫工程`` stays); the guidelines' generic activities
+  (``义诊``, ``医养结合``) and bare ``医保`` are not PROGRAMMEs;
+- an INSTITUTION does not take in a job title's head or a hospital department (``…学会会长`` -> ``…学会``,
+  ``…医院心内科`` -> ``…医院``);
 - a name (INSTITUTION, PROGRAMME) has at least two characters, not all digits, and a bare place name (``沁源縣``, ``北京``; jionlp's
   province, city and county names) is not an INSTITUTION;
 - a value's label follows its unit: ``%``/``‰``/``百分之``/``分之``/``N成`` make a RATIO, a currency word a MONEY;
   a number with neither is only kept as MONEY when it carries 万/亿 and stands alone (``花费二十多万,``);
-  a number left just before ``%`` takes it in (``92.5`` + ``%``).
+  a number left just before ``%`` takes it in (``92.5`` + ``%``); a value is trimmed to its grammar again after
+  joining (``约`` + ``四分之一`` -> ``四分之一``) and takes in the first half of a range before it
+  (``8万到`` + ``12万元`` -> ``8万到12万元``; ``增至`` is a change, not a range).
 
 Measured on the leave-one-document-out folds: see the model card (``models/default/README.md``).
 """
@@ -54,6 +60,11 @@ _PERCENT = set("%％‰")
 _RATIO_MARK = re.compile(r"[%％‰]|百分之|分之|[0-9零〇一二三四五六七八九十两兩几幾]成")
 _CURRENCY_MARK = re.compile(r"[元圆圓块塊钱錢¥￥$＄镑鎊]|[港台臺日韩韓欧歐]币|[港台臺日韩韓欧歐]幣|美金|法郎|卢布|盧布")
 _MAGNITUDE = set("万萬亿億")
+# the first half of a range right before a value: a number, its magnitude and unit, then 到/至/~/-
+_NUMBER_CHARS = "0-9.,零〇一二三四五六七八九十百千两兩几幾"
+_RANGE_HEAD = re.compile(rf"(?<![{_NUMBER_CHARS}])[{_NUMBER_CHARS}]+[万萬亿億]?(?:元|块|塊|%|％)?(?:到|至|~|～|-|－|—)$")
+_MAX_RANGE_HEAD = 16
+_CHANGE_FROM = set("从從由")
 # characters that introduce a name rather than begin one: prepositions, conjunctions, verbs of going and saying
 _QUOTES = {"“": "”", "「": "」", "『": "』", "《": "》", "‘": "’", "〈": "〉"}
 _QUOTE_CHARS = set(_QUOTES) | set(_QUOTES.values())
@@ -68,8 +79,16 @@ _GENERIC_INSTITUTION = re.compile(
 # words that end an organisation's name (simplified); the longer alternatives first
 _ORGANISATION_END = re.compile(
     r"医院|卫生院|卫生室|分院|总院|委员会|中心|集团|公司|银行|大学|学院|中学|小学|学校|幼儿园|协会|基金会|支部|总支|党委|党组"
+    r"|联盟|共同体|药房|药店|[股]"
     r"|中央|政府|[局委站所院部处科办厅会校报社网台团队室馆厂店组]")
 _MAX_TAIL_CHARS = 5
+# words that make a programme name of their own after a known one (健康扶贫工程): the span is not cut there
+_PROGRAMME_HEAD = re.compile(r"工程|计划|行动|战略|规划|项目|基金|办法|方案|意见|通知|条例|保险|制度|试点|示范")
+# the guidelines' generic activities and bare insurance words: never a PROGRAMME on their own
+_GENERIC_PROGRAMMES = {"医保", "医保基金", "义诊", "巡回医疗", "远程会诊", "送医上门", "一站式服务", "医联体建设",
+                       "医共体建设", "医养结合", "对口支援"}
+_HOSPITAL_WORDS = {"医院", "卫生院", "分院", "总院", "院"}
+_TITLE_TAIL = set("长長")  # 院长, 会长, 局长, 校长, …: a job title that starts on an organisation character
 _BEFORE_NAME = set("在据據记記于於由与與和同跟对對向从從经經将將把被给給为為及至到赴去是让讓请請")
 
 
@@ -119,11 +138,26 @@ def value_label(text: str, start: int, end: int) -> str | None:
     return None
 
 
+def extend_to_range(text: str, start: int) -> int:
+    """The start of a value span moved back over the first half of a range written before it (``8万到`` +
+    ``12万元``, ``30%至`` + ``50%``); the guidelines make a range one span. A change (``从1万元增至``, ``由30%到``)
+    is not a range. Returns the new start."""
+    match = _RANGE_HEAD.search(text, max(0, start - _MAX_RANGE_HEAD), start)
+    if match is None or (match.start() > 0 and text[match.start() - 1] in _CHANGE_FROM):
+        return start
+    return match.start()
+
+
 def fix_value(text: str, span: Span) -> Span | None:
-    """A MONEY/RATIO span with the label its unit asks for, extended over a following ``%``; None to drop it."""
+    """A MONEY/RATIO span trimmed to the amount grammar (again, after joining), with the label its unit asks for,
+    extended over a following ``%`` and back over the first half of a range; None to drop it."""
     start, end, label, score = span
+    start, end = trim_to_grammar(text, start, end, label)
+    if not any(ch in NUMERAL for ch in text[start:end]):
+        return None  # 约, 至: joined words around an amount, no amount of their own
     if text[end - 1] in NUMERAL and end < len(text) and text[end] in _PERCENT:
         end += 1
+    start = extend_to_range(text, start)
     by_unit = value_label(text, start, end)
     if by_unit:
         return start, end, by_unit, score
@@ -175,9 +209,12 @@ def cut_after_organisation(text: str, start: int, end: int) -> int:
     simplified = to_simplified(surface)
     if len(simplified) != len(surface):
         return end
-    last = None
-    for last in _ORGANISATION_END.finditer(simplified):
-        pass
+    matches = list(_ORGANISATION_END.finditer(simplified))
+    if matches and matches[-1].group() == "科" and len(matches) > 1 and matches[-2].group() in _HOSPITAL_WORDS:
+        matches.pop()  # a department of a hospital (…医院心内科): the guidelines keep the hospital only
+    if matches and start + matches[-1].end() < len(text) and text[start + matches[-1].end()] in _TITLE_TAIL:
+        matches.pop()  # the head of a job title (…学会会长, …医院院长): not part of the name
+    last = matches[-1] if matches else None
     if (last is None or last.start() == 0 or last.end() == len(simplified)
             or len(simplified) - last.end() > _MAX_TAIL_CHARS):
         return end
@@ -211,6 +248,27 @@ def _programme_pattern() -> re.Pattern:
     return re.compile("|".join(re.escape(name) for name in sorted(names, key=len, reverse=True)))
 
 
+def cut_to_known_programme(text: str, start: int, end: int) -> int:
+    """The end of a PROGRAMME span that opens with a known programme name (``nlp/resources/programmes.yaml``) and
+    runs on into words that name no programme of their own (``城乡居民医保集中缴费`` -> ``城乡居民医保``;
+    ``健康扶贫工程`` stays). Returns the new end."""
+    from nlp.text import to_simplified
+
+    simplified = to_simplified(text[start:end])
+    match = _programme_pattern().match(simplified)
+    if (match is None or len(simplified) != end - start or match.end() == len(simplified)
+            or _PROGRAMME_HEAD.search(simplified, match.end())):
+        return end
+    return start + match.end()
+
+
+def is_generic_programme(surface: str) -> bool:
+    """Whether ``surface`` is a generic activity or bare insurance word that the guidelines do not annotate."""
+    from nlp.text import to_simplified
+
+    return to_simplified(surface) in _GENERIC_PROGRAMMES
+
+
 def known_programmes(text: str) -> list[Span]:
     """PROGRAMME spans for the names in ``nlp/resources/programmes.yaml`` found in ``text`` (simplified or
     traditional), with score ``KNOWN_PROGRAMME_SCORE``."""
@@ -239,7 +297,11 @@ def apply_rules(text: str, spans: list[Span]) -> list[Span]:
                 continue
             span = (start, end, *span[2:])
         if label == "PROGRAMME":
-            span = (*extend_to_quotes(text, start, end), *span[2:])
+            start, end = extend_to_quotes(text, start, end)
+            end = cut_to_known_programme(text, start, end)
+            if is_generic_programme(text[start:end]):
+                continue
+            span = (start, end, *span[2:])
         if label in VALUE_LABELS:
             span = fix_value(text, span)
             if span is None:

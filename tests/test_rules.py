@@ -86,6 +86,31 @@ def test_joined_score_is_length_weighted():
     ("打贏脫貧攻堅戰,健康扶貧是關鍵", [], [("脫貧攻堅", "PROGRAMME"), ("健康扶貧", "PROGRAMME")]),
     ("沁源县健康扶贫工程", [(0, 9, "PROGRAMME", 0.9)], [("沁源县健康扶贫工程", "PROGRAMME")]),
     ("扶贫和脱贫", [], []),
+    # ... nor a job title's head, a hospital department, or a sub-unit or alliance word it does not know
+    ("香港牙科醫學會會長指出", [(0, 8, "INSTITUTION", 0.9)], [("香港牙科醫學會", "INSTITUTION")]),
+    ("县财政局局长向", [(0, 6, "INSTITUTION", 0.9)], [("县财政局", "INSTITUTION")]),
+    ("县人民医院院长", [(0, 7, "INSTITUTION", 0.9)], [("县人民医院", "INSTITUTION")]),
+    ("临溪县人民医院心内科团队", [(0, 10, "INSTITUTION", 0.9)], [("临溪县人民医院", "INSTITUTION")]),
+    ("即墨区民政局社会福利科", [(0, 11, "INSTITUTION", 0.9)], [("即墨区民政局社会福利科", "INSTITUTION")]),
+    ("县民政局养老服务股负责人", [(0, 9, "INSTITUTION", 0.9)], [("县民政局养老服务股", "INSTITUTION")]),
+    ("加入东江省心血管病专科联盟后", [(2, 13, "INSTITUTION", 0.9)], [("东江省心血管病专科联盟", "INSTITUTION")]),
+    # a programme that opens with a known name ends on it unless a programme word follows
+    ("城乡居民医保集中缴费启动", [(0, 10, "PROGRAMME", 0.9)], [("城乡居民医保", "PROGRAMME")]),
+    ("全民健保醫療給付費用總額協商結果", [(0, 14, "PROGRAMME", 0.9)], [("全民健保", "PROGRAMME")]),
+    ("脱贫攻坚战", [(0, 5, "PROGRAMME", 0.9)], [("脱贫攻坚", "PROGRAMME")]),
+    ("精准扶贫工程启动", [(0, 6, "PROGRAMME", 0.9)], [("精准扶贫工程", "PROGRAMME")]),
+    # generic activities and bare 医保 are not programmes
+    ("结余医保基金1860万元", [(2, 6, "PROGRAMME", 0.9), (6, 12, "MONEY", 0.9)], [("1860万元", "MONEY")]),
+    ("开展义诊", [(2, 4, "PROGRAMME", 0.9)], []),
+    # a range is one value; a change (增至, 从…到) is not a range; words joined around a value are trimmed
+    ("每家补助8万到12万元。", [(7, 11, "MONEY", 0.9)], [("8万到12万元", "MONEY")]),
+    ("可给予1000元至5000元临时救助", [(3, 8, "MONEY", 0.9), (9, 14, "MONEY", 0.9)], [("1000元至5000元", "MONEY")]),
+    ("占比30%-50%", [(6, 9, "RATIO", 0.9)], [("30%-50%", "RATIO")]),
+    ("从不足1萬元增至六十多萬元", [(3, 6, "MONEY", 0.9), (7, 13, "MONEY", 0.9)], [("1萬元", "MONEY"), ("六十多萬元", "MONEY")]),
+    ("收入从1万元到5万元", [(7, 10, "MONEY", 0.9)], [("5万元", "MONEY")]),
+    ("2019-2020年投入5万元", [(12, 15, "MONEY", 0.9)], [("5万元", "MONEY")]),
+    ("老人中约四分之一已", [(3, 4, "RATIO", 0.6), (4, 8, "RATIO", 0.9)], [("四分之一", "RATIO")]),
+    ("總額約兩成。", [(2, 5, "RATIO", 0.9)], [("兩成", "RATIO")]),
     # trailing clause punctuation and value edges
     ("天坛医院,", [(0, 5, "INSTITUTION", 0.9)], [("天坛医院", "INSTITUTION")]),
     ("共80元的", [(1, 5, "MONEY", 0.9)], [("80元", "MONEY")]),
