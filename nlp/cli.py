@@ -95,7 +95,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     from nlp.annotations import read_any
     from nlp.inference import resolve_device, resolve_precision
-    from nlp.metrics import format_scores
+    from nlp.metrics import confusion_svg, format_confusion, format_scores, span_confusion
     from nlp.paths import ANNOTATIONS_DIR
 
     data = Path(args.data) if args.data else ANNOTATIONS_DIR / "seeds.jsonl"
@@ -111,6 +111,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             print(format_scores(fold["scores"], f"fold {doc_id}"))
         print(format_scores(result["pooled"], f"pooled over {len(docs)} held-out documents ({precision}{rules})"))
         print("mean over folds: " + ", ".join(f"{label} F1 {row['f1']:.3f}" for label, row in result["mean"].items()))
+        predicted = [result["predictions"][doc.id] for doc in docs]
     else:
         from nlp.inference import Predictor
         from nlp.train import predict_documents, score_documents
@@ -120,6 +121,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         result = {"precision": precision, "rules": args.rules, "scores": score_documents(docs, predicted)}
         print(format_scores(result["scores"], f"{args.model} on {data} (seqeval strict, exact spans; "
                                               f"{precision}{rules})"))
+    result["confusion"] = span_confusion([d.entities for d in docs], predicted)
+    print(format_confusion(result["confusion"]))
+    if args.confusion:
+        title = f"{Path(args.model).name} on {data.name}" + (" (held-out folds)" if args.folds else "")
+        Path(args.confusion).write_text(confusion_svg(result["confusion"], title), encoding="utf-8")
+        print(f"written: {args.confusion}")
     if args.output:
         result.update(model=str(args.model), data=str(data))
         Path(args.output).write_text(json.dumps(result, indent=1), encoding="utf-8")
@@ -176,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", help="model directory")
     evaluate.add_argument("data", nargs="?", help="gold JSONL / CoNLL / Label Studio file (default: the seeds)")
     evaluate.add_argument("--output", help="also write the scores as JSON here")
+    evaluate.add_argument("--confusion", metavar="SVG",
+                          help="also draw where each gold mention went (label, wrong edges, missed) as an SVG image")
     evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     evaluate.add_argument("--folds", action="store_true",
                           help="MODEL is a cross-validation run (nlp train --cross-validate): score each fold-<id> "

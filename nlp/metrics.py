@@ -44,3 +44,75 @@ def format_scores(scores: dict, title: str = "") -> str:
     for label, row in scores.items():
         lines.append(f"{label:<13}{row['precision']:>8.3f}{row['recall']:>8.3f}{row['f1']:>8.3f}{row['support']:>9}")
     return "\n".join(lines)
+
+
+BOUNDARY, MISSED, SPURIOUS = "wrong edges", "missed", "spurious"
+
+
+def span_confusion(gold: list[Spans], predicted: list[Spans], labels=LABELS) -> dict:
+    """Where each gold mention went and where each spurious prediction came from, per label.
+
+    Returns ``{gold_label: {outcome: count}}`` where an outcome is a predicted label (a span with the same exact
+    edges, so the diagonal is the true positives), ``"wrong edges"`` (only overlapping predictions) or ``"missed"``
+    (nothing overlaps); the extra row ``"spurious"`` counts, per predicted label, predictions that overlap no gold
+    mention."""
+    outcomes = list(labels) + [BOUNDARY, MISSED]
+    table = {label: dict.fromkeys(outcomes, 0) for label in labels}
+    table[SPURIOUS] = dict.fromkeys(outcomes, 0)
+    for gold_spans, predicted_spans in zip(gold, predicted):
+        exact = {(s, e): label for s, e, label, *_ in predicted_spans}
+        for start, end, label, *_ in gold_spans:
+            if label not in table:
+                continue
+            if (start, end) in exact and exact[start, end] in table[label]:
+                outcome = exact[start, end]
+            elif any(s < end and start < e for s, e, *_ in predicted_spans):
+                outcome = BOUNDARY
+            else:
+                outcome = MISSED
+            table[label][outcome] += 1
+        for start, end, label, *_ in predicted_spans:
+            if label in table[SPURIOUS] and not any(s < end and start < e for s, e, *_ in gold_spans):
+                table[SPURIOUS][label] += 1
+    return table
+
+
+def confusion_svg(table: dict, title: str = "") -> str:
+    """The :func:`span_confusion` table as an SVG heat map (rows: gold label; columns: what the model did), shaded
+    by each row's share so that rows of different sizes compare."""
+    from html import escape
+
+    rows, columns = list(table), list(next(iter(table.values())))
+    cell, left, top = 96, 120, 70 if title else 46
+    width, height = left + cell * len(columns) + 10, top + 34 * len(rows) + 30
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="12">', f'<rect width="{width}" height="{height}" fill="white"/>']
+    if title:
+        parts.append(f'<text x="10" y="20" font-size="14" font-weight="bold">{escape(title)}</text>')
+    for j, column in enumerate(columns):
+        parts.append(f'<text x="{left + cell * j + cell / 2}" y="{top - 8}" text-anchor="middle">{escape(column)}</text>')
+    for i, row in enumerate(rows):
+        y = top + 34 * i
+        total = sum(table[row].values()) or 1
+        parts.append(f'<text x="{left - 8}" y="{y + 21}" text-anchor="end">{escape(row)}</text>')
+        for j, column in enumerate(columns):
+            count = table[row][column]
+            good = row == column
+            shade = count / total
+            colour = (f"rgb({int(255 - 180 * shade)},{int(255 - 60 * shade)},{int(255 - 180 * shade)})" if good else
+                      f"rgb({int(255 - 40 * shade)},{int(255 - 170 * shade)},{int(255 - 170 * shade)})")
+            x = left + cell * j
+            parts.append(f'<rect x="{x}" y="{y}" width="{cell - 2}" height="32" fill="{colour}" stroke="#ccc"/>')
+            parts.append(f'<text x="{x + cell / 2}" y="{y + 21}" text-anchor="middle">{count}</text>')
+    parts.append(f'<text x="10" y="{height - 10}" fill="#555">rows: gold label, or predictions that overlap no gold; '
+                 f'columns: the predicted label with the same edges, or what happened instead</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def format_confusion(table: dict) -> str:
+    """A plain-text version of :func:`span_confusion` output."""
+    columns = list(next(iter(table.values())))
+    lines = [f"{'gold / outcome':<16}" + "".join(f"{c:>13}" for c in columns)]
+    lines += [f"{row:<16}" + "".join(f"{table[row][c]:>13}" for c in columns) for row in table]
+    return "\n".join(lines)

@@ -330,4 +330,5 @@ def score_folds(cv_dir: Path, docs: list[Document], labels=LABELS, device: str =
                        for metric in ("precision", "recall", "f1")}
         mean[label]["folds"] = len(rows)
     return {"precision": precision, "rules": rules, "folds": folds, "mean": mean,
-            "pooled": score_documents(docs, predicted, labels)}
+            "pooled": score_documents(docs, predicted, labels),
+            "predictions": {doc.id: spans for doc, spans in zip(docs, predicted)}}

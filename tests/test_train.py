@@ -116,9 +116,14 @@ def test_evaluate_folds_scores_each_fold_on_its_held_out_document(tiny_model_dir
     for doc in docs[2:]:
         (cv_dir / f"fold-{doc.id}").symlink_to(tiny_model_dir)
     out = tmp_path / "cv.json"
+    svg = tmp_path / "confusion.svg"
     assert main(["evaluate", str(cv_dir), "--folds", "--device", "cpu", "--precision", "float32",
-                 "--output", str(out)]) == 0
+                 "--output", str(out), "--confusion", str(svg)]) == 0
     result = json.loads(out.read_text())
+    assert svg.read_text().startswith("<svg")
+    # every gold mention lands in exactly one cell of its row
+    assert sum(sum(row.values()) for label, row in result["confusion"].items() if label != "spurious") == sum(
+        len(d.entities) for d in docs)
     assert set(result["folds"]) == {d.id for d in docs}
     support = sum(len(d.entities) for d in docs)
     assert result["pooled"]["micro"]["support"] == support
@@ -132,3 +137,19 @@ def test_stalled_loss_is_flagged():
     assert has_converged([1.17, 0.47, 0.31, 0.19, 0.10, 0.02])
     assert not has_converged([1.15, 0.59, 0.59, 0.587, 0.585, 0.59])  # the all-O collapse seen in a CV fold
     assert has_converged([1.2, 0.6])  # too short to judge
+
+
+def test_span_confusion_counts_each_outcome_once():
+    from nlp.metrics import confusion_svg, span_confusion
+
+    gold = [[(0, 4, "INSTITUTION"), (5, 9, "MONEY"), (10, 12, "RATIO"), (13, 15, "PROGRAMME")]]
+    predicted = [[(0, 4, "INSTITUTION", 0.9), (5, 8, "MONEY", 0.9), (10, 12, "MONEY", 0.8), (20, 22, "PROGRAMME", 0.7)]]
+    table = span_confusion(gold, predicted)
+    assert table["INSTITUTION"]["INSTITUTION"] == 1
+    assert table["MONEY"]["wrong edges"] == 1
+    assert table["RATIO"]["MONEY"] == 1
+    assert table["PROGRAMME"]["missed"] == 1
+    assert table["spurious"]["PROGRAMME"] == 1
+    assert sum(sum(row.values()) for row in table.values()) == 5
+    svg = confusion_svg(table, "t")
+    assert svg.startswith("<svg") and svg.count("<rect") == 1 + 5 * 6
