@@ -84,7 +84,7 @@ def confusion_svg(table: dict, title: str = "") -> str:
 
     rows, columns = list(table), list(next(iter(table.values())))
     cell, left, top = 96, 120, 70 if title else 46
-    width, height = left + cell * len(columns) + 10, top + 34 * len(rows) + 30
+    width, height = max(left + cell * len(columns) + 10, 800), top + 34 * len(rows) + 30
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'font-family="sans-serif" font-size="12">', f'<rect width="{width}" height="{height}" fill="white"/>']
     if title:
