@@ -284,9 +284,47 @@ def from_label_studio(tasks: list[dict], source: str = "<label-studio>") -> list
     return docs
 
 
+def to_hf_dataset(docs: list[Document]):
+    """The documents as a Hugging Face ``datasets.Dataset``: columns ``id``, ``text`` and ``entities`` (a list of
+    ``{"start", "end", "label"}``), ready for ``save_to_disk`` or the Hub."""
+    import datasets
+
+    return datasets.Dataset.from_list([
+        {"id": d.id, "text": d.text, "entities": [{"start": s, "end": e, "label": label} for s, e, label in d.entities]}
+        for d in docs])
+
+
+def from_hf_dataset(dataset, source: str = "<dataset>") -> list[Document]:
+    """Documents from a ``datasets.Dataset`` with the columns of :func:`to_hf_dataset`; a row that lacks them is an
+    :class:`NlpError` naming the source and the row."""
+    missing = {"id", "text", "entities"} - set(dataset.column_names)
+    if missing:
+        raise NlpError(f"{source}: the dataset lacks the column(s) {', '.join(sorted(missing))} "
+                       f"(expected id, text, entities)")
+    docs = []
+    for row_no, row in enumerate(dataset):
+        try:
+            spans = [(int(e["start"]), int(e["end"]), str(e["label"])) for e in row["entities"]]
+        except (KeyError, TypeError, ValueError) as err:
+            raise NlpError(f"{source}: row {row_no}: entities must be {{start, end, label}} records ({err!r})") from None
+        docs.append(Document(str(row["id"]), row["text"], sorted(spans)))
+    return docs
+
+
 def read_any(path: Path) -> list[Document]:
-    """Read gold JSONL, CoNLL (``.conll``/``.bio``) or Label Studio JSON (``.json``), by file extension."""
+    """Read gold JSONL, CoNLL (``.conll``/``.bio``), Label Studio JSON (``.json``) or a Hugging Face dataset
+    directory (``datasets.Dataset.save_to_disk``), by file extension."""
     path = Path(path)
+    if path.is_dir():
+        import datasets
+
+        try:
+            dataset = datasets.load_from_disk(str(path))
+        except FileNotFoundError as err:
+            raise NlpError(f"{path}: not a dataset saved by datasets' save_to_disk ({err})") from None
+        if isinstance(dataset, datasets.DatasetDict):
+            raise NlpError(f"{path}: a DatasetDict with splits {', '.join(dataset)}; give one split's directory")
+        return from_hf_dataset(dataset, str(path))
     if path.suffix in (".conll", ".bio"):
         return from_conll(path.read_text(encoding="utf-8"), str(path))
     if path.suffix == ".json":
@@ -299,13 +337,15 @@ def read_any(path: Path) -> list[Document]:
 
 
 def convert(src: Path, dst: Path, to: str) -> None:
-    """Convert ``src`` (any supported format) to ``dst`` in format ``to`` (conll, labelstudio, jsonl)."""
+    """Convert ``src`` (any supported format) to ``dst`` in format ``to`` (conll, labelstudio, jsonl, hf)."""
     docs = read_any(src)
-    if to == "conll":
+    if to == "hf":
+        to_hf_dataset(docs).save_to_disk(str(dst))
+    elif to == "conll":
         Path(dst).write_text(to_conll(docs), encoding="utf-8")
     elif to == "labelstudio":
         Path(dst).write_text(json.dumps(to_label_studio(docs), ensure_ascii=False, indent=1), encoding="utf-8")
     elif to == "jsonl":
         write_jsonl(docs, dst)
     else:
-        raise NlpError(f"unknown target format {to!r} (expected conll, labelstudio or jsonl)")
+        raise NlpError(f"unknown target format {to!r} (expected conll, labelstudio, jsonl or hf)")

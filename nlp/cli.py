@@ -39,9 +39,9 @@ def _cmd_annotations_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_annotations_stats(args: argparse.Namespace) -> int:
-    from nlp.annotations import format_stats, read_jsonl
+    from nlp.annotations import format_stats, read_any
 
-    print(format_stats(read_jsonl(Path(args.path))))
+    print(format_stats(read_any(Path(args.path))))
     return 0
 
 
@@ -220,10 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     agree.add_argument("reference", help="gold JSONL taken as reference")
     agree.add_argument("other", help="gold JSONL scored against it")
     agree.set_defaults(handler=_cmd_annotations_agree)
-    conv = ann_cmds.add_parser("convert", help="convert between JSONL, CoNLL BIO and Label Studio JSON")
+    conv = ann_cmds.add_parser("convert", help="convert between JSONL, CoNLL BIO, Label Studio JSON and a Hugging "
+                                              "Face dataset directory (hf: datasets save_to_disk)")
     conv.add_argument("input")
     conv.add_argument("output")
-    conv.add_argument("--to", choices=["conll", "labelstudio", "jsonl"], required=True)
+    conv.add_argument("--to", choices=["conll", "labelstudio", "jsonl", "hf"], required=True)
     conv.set_defaults(handler=_cmd_annotations_convert)
 
     return parser

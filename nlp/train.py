@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from nlp.annotations import Document, read_jsonl
+from nlp.annotations import Document, read_any
 from nlp.config import Config, resolve_path
 from nlp.errors import NlpError
 from nlp.metrics import format_scores, span_scores
@@ -165,7 +165,7 @@ def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
     device = resolve_device(t.device)
     label2id, id2label = label_maps(config.labels)
 
-    docs = read_jsonl(resolve_path(config.data.gold))
+    docs = read_any(resolve_path(config.data.gold))
     train_docs, eval_docs = split_documents(docs, config)
     examples = [ex for d in train_docs for ex in document_examples(d, config.data.window_chars, config.labels)]
     tokenizer, model = build_model(config, label2id, id2label)
@@ -292,7 +292,7 @@ def cross_validate(config: Config, output_dir: Path, *, progress: bool = True) -
     Fold models are kept in ``output_dir/fold-<id>``; ``cv.json`` holds per-fold scores, their mean, and scores
     pooled over all held-out documents (see :func:`score_folds`).
     """
-    docs = read_jsonl(resolve_path(config.data.gold))
+    docs = read_any(resolve_path(config.data.gold))
     output_dir = Path(output_dir)
     seconds = {}
     for doc in docs:

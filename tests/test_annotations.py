@@ -161,10 +161,27 @@ def test_cli_convert_round_trip(tmp_path):
     assert main(["annotations", "convert", str(src), str(tmp_path / "g.conll"), "--to", "conll"]) == 0
     assert main(["annotations", "convert", str(tmp_path / "g.conll"), str(tmp_path / "g.json"),
                  "--to", "labelstudio"]) == 0
-    assert main(["annotations", "convert", str(tmp_path / "g.json"), str(tmp_path / "back.jsonl"),
+    assert main(["annotations", "convert", str(tmp_path / "g.json"), str(tmp_path / "g_hf"), "--to", "hf"]) == 0
+    assert main(["annotations", "convert", str(tmp_path / "g_hf"), str(tmp_path / "back.jsonl"),
                  "--to", "jsonl"]) == 0
     back = read_jsonl(tmp_path / "back.jsonl")
     assert (back[0].text, back[0].entities) == (docs[0].text, docs[0].entities)
+
+
+def test_hugging_face_dataset_directory_is_gold_data(tmp_path, capsys):
+    import datasets
+
+    from nlp.annotations import read_any
+
+    gold = read_jsonl(ANNOTATIONS_DIR / "seeds.jsonl")
+    main(["annotations", "convert", str(ANNOTATIONS_DIR / "seeds.jsonl"), str(tmp_path / "seeds_hf"), "--to", "hf"])
+    loaded = datasets.load_from_disk(str(tmp_path / "seeds_hf"))
+    assert loaded.column_names == ["id", "text", "entities"] and len(loaded) == len(gold)
+    assert [(d.id, d.text, d.entities) for d in read_any(tmp_path / "seeds_hf")] == [
+        (d.id, d.text, sorted(d.entities)) for d in gold]
+    datasets.Dataset.from_list([{"id": "a", "body": "x"}]).save_to_disk(str(tmp_path / "wrong"))
+    assert main(["annotations", "stats", str(tmp_path / "wrong")]) == 2
+    assert "lacks the column(s) entities, text" in capsys.readouterr().err
 
 
 def test_reading_malformed_jsonl_names_file_and_line(tmp_path, capsys):
