@@ -111,6 +111,10 @@ def test_joined_score_is_length_weighted():
     ("2019-2020年投入5万元", [(12, 15, "MONEY", 0.9)], [("5万元", "MONEY")]),
     ("老人中约四分之一已", [(3, 4, "RATIO", 0.6), (4, 8, "RATIO", 0.9)], [("四分之一", "RATIO")]),
     ("總額約兩成。", [(2, 5, "RATIO", 0.9)], [("兩成", "RATIO")]),
+    # a currency before the number is part of the amount
+    ("補助新台幣380萬元添購", [(5, 10, "MONEY", 0.9)], [("新台幣380萬元", "MONEY")]),
+    ("捐赠人民币5000元", [(5, 10, "MONEY", 0.9)], [("人民币5000元", "MONEY")]),
+    ("捐出HK$20萬", [(5, 8, "MONEY", 0.9)], [("HK$20萬", "MONEY")]),
     # trailing clause punctuation and value edges
     ("天坛医院,", [(0, 5, "INSTITUTION", 0.9)], [("天坛医院", "INSTITUTION")]),
     ("共80元的", [(1, 5, "MONEY", 0.9)], [("80元", "MONEY")]),
