@@ -20,7 +20,9 @@ tagger trained on a few hundred mentions often gets wrong:
   follows (``城乡居民医保集中缴费`` -> ``城乡居民医保``, ``健康扶贫工程`` stays); the guidelines' generic activities
   (``义诊``, ``医养结合``) and bare ``医保`` are not PROGRAMMEs;
 - an INSTITUTION does not take in a job title's head or a hospital department (``…学会会长`` -> ``…学会``,
-  ``…医院心内科`` -> ``…医院``);
+  ``…医院心内科`` -> ``…医院``), a media product (``新湖南客户端`` -> ``新湖南``) or an introducing ``关于``; it
+  runs on over an organisation word it stops just before (``省心血管病`` + ``醫院``); a span that ends on an
+  administrative unit with no organisation word is a place (``中峪乡龙头村``, ``全市``), not an INSTITUTION;
 - a name (INSTITUTION, PROGRAMME) has at least two characters, not all digits, and a bare place name (``沁源縣``, ``北京``; jionlp's
   province, city and county names) is not an INSTITUTION;
 - a value's label follows its unit: ``%``/``‰``/``百分之``/``分之``/``N成`` make a RATIO, a currency word a MONEY;
@@ -85,6 +87,11 @@ _ORGANISATION_END = re.compile(
     r"|联盟|共同体|药房|药店|[股]"
     r"|中央|政府|[局委站所院部处科办厅会校报社网台团队室馆厂店组]")
 _MAX_TAIL_CHARS = 5
+_OUTLET_PRODUCT = re.compile(r"(?:客户端|客戶端|手机版|手機版|手机报|手機報|微信公众号|微信公眾號|公众号|公眾號|官方微博|官微"
+                             r"|APP|App|app)$")
+_LEADING_ABOUT = re.compile(r"关于|關於")
+_PLACE_UNITS = set("村乡镇县市区省州")
+_EXTENDING_CHARS = set("委局")
 # words that make a programme name of their own after a known one (健康扶贫工程): the span is not cut there
 _PROGRAMME_HEAD = re.compile(r"工程|计划|行动|战略|规划|项目|基金|办法|方案|意见|通知|条例|保险|制度|试点|示范")
 # the guidelines' generic activities and bare insurance words: never a PROGRAMME on their own
@@ -235,6 +242,49 @@ def cut_after_organisation(text: str, start: int, end: int) -> int:
     return start + last.end()
 
 
+def extend_to_organisation(text: str, start: int, end: int) -> int:
+    """The end of an INSTITUTION span that stops just before its organisation word moved over it
+    (``省心血管病`` + ``醫院``, ``市卫健`` + ``委``); not over the head of a job title (``院长``). Returns the new end."""
+    from nlp.text import to_simplified
+
+    following = text[end:end + 4]
+    simplified = to_simplified(following)
+    if (len(simplified) != len(following) or _ORGANISATION_END.search(to_simplified(text[start:end]))
+            or _before_title(text, end)):
+        return end
+    match = _ORGANISATION_END.match(simplified)
+    if (match is None or _before_title(text, end + match.end() - 1)
+            or (len(match.group()) == 1 and match.group() not in _EXTENDING_CHARS)):  # 社, 网, 会… open other words
+        return end
+    return end + match.end()
+
+
+def _before_title(text: str, position: int) -> bool:
+    return position + 1 < len(text) and text[position + 1] in _TITLE_TAIL
+
+
+def trim_outlet_product(text: str, start: int, end: int) -> tuple[int, int]:
+    """An INSTITUTION span without an introducing ``关于`` and without the product of a media outlet at its end
+    (``新湖南客户端`` -> ``新湖南``, the guidelines: the outlet, not the product)."""
+    surface = text[start:end]
+    lead = _LEADING_ABOUT.match(surface)
+    if lead and end - start - lead.end() >= MIN_NAME_CHARS:
+        start += lead.end()
+    tail = _OUTLET_PRODUCT.search(text, start, end)
+    if tail and tail.start() - start >= MIN_NAME_CHARS:
+        end = tail.start()
+    return start, end
+
+
+def is_place_like(surface: str) -> bool:
+    """Whether ``surface`` ends on an administrative unit (村, 乡, 镇, 县, 市, 区, 省) and holds no organisation
+    word: a place (``中峪乡龙头村``, ``全市``), which the guidelines never make an INSTITUTION."""
+    from nlp.text import to_simplified
+
+    simplified = to_simplified(surface)
+    return simplified[-1:] in _PLACE_UNITS and not _ORGANISATION_END.search(simplified)
+
+
 def extend_to_quotes(text: str, start: int, end: int) -> tuple[int, int]:
     """The whole quoted stretch around a span that lies inside one pair of quotes or 《》 and covers part of it;
     the span unchanged when it is not inside such a pair (or the pair is far or holds a comma, dash or clause end)."""
@@ -306,8 +356,11 @@ def apply_rules(text: str, spans: list[Span]) -> list[Span]:
             snapped = snap_to_place(text, start, end)
             if not result or snapped >= result[-1][1]:  # never into the span before
                 start = snapped
+            start, end = trim_outlet_product(text, start, end)
             end = cut_after_organisation(text, start, end)
-            if is_place_name(text[start:end]) or is_generic_institution(text[start:end]):
+            end = extend_to_organisation(text, start, end)
+            surface = text[start:end]
+            if is_place_name(surface) or is_place_like(surface) or is_generic_institution(surface):
                 continue
             span = (start, end, *span[2:])
         if label == "PROGRAMME":

@@ -67,7 +67,7 @@ def test_joined_score_is_length_weighted():
     ("去年,即墨区人民医院和", [(4, 10, "INSTITUTION", 0.9)], [("即墨区人民医院", "INSTITUTION")]),
     ("——記連平縣英才學校", [(2, 10, "INSTITUTION", 0.9)], [("連平縣英才學校", "INSTITUTION")]),
     ("因为在上海作协工作", [(2, 7, "INSTITUTION", 0.9)], [("上海作协", "INSTITUTION")]),
-    ("湖南日报·新湖南客户端", [(5, 11, "INSTITUTION", 0.9)], [("新湖南客户端", "INSTITUTION")]),
+    ("湖南日报·新湖南客户端", [(5, 11, "INSTITUTION", 0.9)], [("新湖南", "INSTITUTION")]),  # guideline 7
     ("和平縣人民醫院", [(0, 7, "INSTITUTION", 0.9)], [("和平縣人民醫院", "INSTITUTION")]),
     ("在上海", [(0, 3, "INSTITUTION", 0.9)], []),
     ("红网即墨区人民医院", [(0, 3, "PROGRAMME", 0.9), (3, 9, "INSTITUTION", 0.9)],
@@ -94,6 +94,16 @@ def test_joined_score_is_length_weighted():
     ("即墨区民政局社会福利科", [(0, 11, "INSTITUTION", 0.9)], [("即墨区民政局社会福利科", "INSTITUTION")]),
     ("县民政局养老服务股负责人", [(0, 9, "INSTITUTION", 0.9)], [("县民政局养老服务股", "INSTITUTION")]),
     ("加入东江省心血管病专科联盟后", [(2, 13, "INSTITUTION", 0.9)], [("东江省心血管病专科联盟", "INSTITUTION")]),
+    # ... nor a media product or an introducing 关于; it runs on over an organisation word it stops before
+    ("信网传播力 | 关于信网 | 广告", [(8, 12, "INSTITUTION", 0.9)], [("信网", "INSTITUTION")]),
+    ("红网手机版", [(0, 5, "INSTITUTION", 0.9)], [("红网", "INSTITUTION")]),
+    ("送往省心血管病醫院實施", [(2, 7, "INSTITUTION", 0.9)], [("省心血管病醫院", "INSTITUTION")]),
+    ("市卫健委主任", [(0, 3, "INSTITUTION", 0.9)], [("市卫健委", "INSTITUTION")]),
+    ("县人民医院院长说", [(0, 5, "INSTITUTION", 0.9)], [("县人民医院", "INSTITUTION")]),
+    # a place that ends on an administrative unit is not an institution
+    ("沁源縣中峪鄉龍頭村的王文中", [(0, 9, "INSTITUTION", 0.9)], []),
+    ("上半年全市社零", [(3, 5, "INSTITUTION", 0.9)], []),
+    ("龙头村卫生室", [(0, 6, "INSTITUTION", 0.9)], [("龙头村卫生室", "INSTITUTION")]),
     # a programme that opens with a known name ends on it unless a programme word follows
     ("城乡居民医保集中缴费启动", [(0, 10, "PROGRAMME", 0.9)], [("城乡居民医保", "PROGRAMME")]),
     ("全民健保醫療給付費用總額協商結果", [(0, 14, "PROGRAMME", 0.9)], [("全民健保", "PROGRAMME")]),
