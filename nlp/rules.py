@@ -64,8 +64,8 @@ _RATIO_MARK = re.compile(r"[%％‰]|百分之|分之|[0-9零〇一二三四五�
 _CURRENCY_MARK = re.compile(r"[元圆圓块塊钱錢¥￥$＄镑鎊]|[港台臺日韩韓欧歐]币|[港台臺日韩韓欧歐]幣|美金|法郎|卢布|盧布")
 _MAGNITUDE = set("万萬亿億")
 # the first half of a range right before a value: a number, its magnitude and unit, then 到/至/~/-
-_NUMBER_CHARS = "0-9.,零〇一二三四五六七八九十百千两兩几幾"
-_RANGE_HEAD = re.compile(rf"(?<![{_NUMBER_CHARS}])[{_NUMBER_CHARS}]+[万萬亿億]?(?:元|块|塊|%|％)?(?:到|至|~|～|-|－|—)$")
+_NUMBER_CHARS = re.escape("".join(sorted(NUMERAL))) + ".,"
+_RANGE_HEAD = re.compile(rf"(?<![{_NUMBER_CHARS}])[{_NUMBER_CHARS}]+(?:元|块|塊|%|％)?(?:到|至|~|～|-|－|—)$")
 _MAX_RANGE_HEAD = 16
 _CHANGE_FROM = set("从從由")
 _CURRENCY_BEFORE = re.compile(r"(?:人民[币幣]|新[台臺][币幣]|[台臺][币幣]|港[币幣]|澳[门門][币幣]|美金|RMB|HK\$|US\$|NT\$)$")
@@ -84,7 +84,7 @@ _GENERIC_INSTITUTION = re.compile(
 # words that end an organisation's name (simplified); the longer alternatives first
 _ORGANISATION_END = re.compile(
     r"医院|卫生院|卫生室|分院|总院|委员会|中心|集团|公司|银行|大学|学院|中学|小学|学校|幼儿园|协会|基金会|支部|总支|党委|党组"
-    r"|联盟|共同体|药房|药店|[股]"
+    r"|联盟|共同体|药房|药店|股"
     r"|中央|政府|[局委站所院部处科办厅会校报社网台团队室馆厂店组]")
 _MAX_TAIL_CHARS = 5
 _OUTLET_PRODUCT = re.compile(r"(?:客户端|客戶端|手机版|手機版|手机报|手機報|微信公众号|微信公眾號|公众号|公眾號|官方微博|官微"
