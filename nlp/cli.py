@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="score a model on gold data (seqeval strict entity F1)")
     evaluate.add_argument("model", help="model directory")
-    evaluate.add_argument("data", nargs="?", help="gold JSONL / CoNLL / Label Studio file (default: the seeds)")
+    evaluate.add_argument("data", nargs="?", help="gold JSONL / CoNLL / Label Studio file or datasets directory "
+                                                  "(default: the seeds)")
     evaluate.add_argument("--output", help="also write the scores as JSON here")
     evaluate.add_argument("--confusion", metavar="SVG",
                           help="also draw where each gold mention went (label, wrong edges, missed) as an SVG image")
