@@ -18,6 +18,8 @@ from nlp.errors import NlpError, where
 from nlp.schema import LABELS
 
 ENCLOSING_PUNCTUATION = set("“”‘’「」『』《》〈〉()（）[]【】〔〕\"'")
+# Quote marks may open or close a span that is exactly the inside of a 《》 title (guideline decision 21).
+QUOTE_MARKS = set("“”‘’「」『』\"'")
 
 
 @dataclass
@@ -27,9 +29,11 @@ class Document:
     id: str
     text: str
     entities: list[tuple[int, int, str]] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+    """Any other fields of the record (corpus passages: ``script``, ``noisy``, ``source``, ``half``), kept as read."""
 
     def to_json(self) -> dict:
-        return {"id": self.id, "text": self.text, "entities": [list(e) for e in self.entities]}
+        return {"id": self.id, "text": self.text, **self.meta, "entities": [list(e) for e in self.entities]}
 
 
 # --- reading ------------------------------------------------------------------------------------------------
@@ -48,7 +52,8 @@ def _parse_line(path: Path, line_no: int, line: str) -> Document:
         for e in entities
     ):
         raise NlpError(f"{where(path, line_no)}: 'entities' must be a list of [start, end, label]")
-    return Document(obj["id"], obj["text"], [tuple(e) for e in entities])
+    meta = {k: v for k, v in obj.items() if k not in ("id", "text", "entities")}
+    return Document(obj["id"], obj["text"], [tuple(e) for e in entities], meta)
 
 
 def read_jsonl(path: Path) -> list[Document]:
@@ -75,6 +80,11 @@ def write_jsonl(docs: list[Document], path: Path) -> None:
 
 # --- validation ---------------------------------------------------------------------------------------------
 
+def is_title_inside(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is exactly the inside of a ``《…》`` title (guideline decision 21)."""
+    return start > 0 and end < len(text) and text[start - 1] == "《" and text[end] == "》"
+
+
 def document_problems(doc: Document) -> list[str]:
     """Reasons the document's spans are invalid (empty list when valid)."""
     problems = []
@@ -87,10 +97,11 @@ def document_problems(doc: Document) -> list[str]:
             problems.append(f"{name}: offsets out of range for a text of {len(doc.text)} characters")
             continue
         surface = doc.text[start:end]
+        title = is_title_inside(doc.text, start, end)
         for edge, char in (("starts", surface[0]), ("ends", surface[-1])):
             if char.isspace():
                 problems.append(f"{name} {surface!r}: {edge} on whitespace")
-            elif char in ENCLOSING_PUNCTUATION:
+            elif char in ENCLOSING_PUNCTUATION and not (title and char in QUOTE_MARKS):
                 problems.append(f"{name} {surface!r}: {edge} on enclosing punctuation {char!r}")
     for (s1, e1, l1), (s2, e2, l2) in zip(spans, spans[1:]):
         if s2 < e1:

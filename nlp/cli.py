@@ -116,11 +116,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         from nlp.inference import Predictor
         from nlp.train import predict_documents, score_documents
 
-        predictor = Predictor(Path(args.model), device, precision=precision, rules=args.rules)
+        predictor = Predictor(Path(args.model), device, precision=precision, rules=args.rules,
+                              programme_list=args.programme_list)
         predicted = predict_documents(predictor, docs)
         result = {"precision": precision, "rules": args.rules, "scores": score_documents(docs, predicted)}
         print(format_scores(result["scores"], f"{args.model} on {data} (seqeval strict, exact spans; "
                                               f"{precision}{rules})"))
+        if args.bootstrap:
+            from nlp.evaluation import format_grouped_report, grouped_report
+
+            result["groups"] = grouped_report(docs, predicted, samples=args.bootstrap)
+            print()
+            print(format_grouped_report(result["groups"], docs))
+        result["predictions"] = {d.id: spans for d, spans in zip(docs, predicted)}
     result["confusion"] = span_confusion([d.entities for d in docs], predicted)
     print(format_confusion(result["confusion"]))
     if args.confusion:
@@ -193,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--precision", default="auto", choices=PRECISIONS, help=PRECISION_HELP)
     evaluate.add_argument("--no-rules", dest="rules", action="store_false",
                           help="skip the span rules after decoding (nlp/rules.py), to measure what they do")
+    evaluate.add_argument("--no-programme-list", dest="programme_list", action="store_false",
+                          help="span rules without the known programme names (nlp/resources/programmes.yaml)")
+    evaluate.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                          help="bootstrap samples over documents for the 95%% F1 intervals and the per-group tables "
+                               "(script, noisy, half) of corpus passages; 0 turns them off (default 1000)")
     evaluate.set_defaults(handler=_cmd_evaluate)
 
     bench = commands.add_parser("bench", help="speed, latency, memory and cold start vs the transformers pipeline")

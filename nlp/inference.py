@@ -69,7 +69,7 @@ class Predictor:
 
     def __init__(self, model_dir: Path | str | None = None, device: str = "auto", *, model=None, tokenizer=None,
                  batch_size: int = 32, window_chars: int | None = None, decoding: str = "marginal",
-                 precision: str = "auto", rules: bool = True):
+                 precision: str = "auto", rules: bool = True, programme_list: bool = True):
         import torch
 
         self.device = resolve_device(device)
@@ -97,6 +97,8 @@ class Predictor:
         """``marginal`` (see :func:`nlp.pieces.decode_marginal`) or ``argmax`` per piece."""
         self.rules = rules
         """Apply :mod:`nlp.rules` to the decoded spans (off only to measure what they do)."""
+        self.programme_list = programme_list
+        """Let the rules add and cut PROGRAMME spans by ``nlp/resources/programmes.yaml`` (off only to measure it)."""
         self.window_chars = window_chars or getattr(self.model.config, "window_chars", DEFAULT_WINDOW_CHARS)
 
     def _autocast(self):
@@ -147,7 +149,7 @@ class Predictor:
                 offsets = cleaned[index].offsets
                 spans = self._decode(w_text, enc, row_probs)
                 if self.rules:
-                    spans = apply_rules(w_text, spans)
+                    spans = apply_rules(w_text, spans, self.programme_list)
                 for start, end, label, score in spans:
                     raw_start, raw_end = span_to_raw(offsets, w_start + start, w_start + end)
                     results[index].append((raw_start, raw_end, label, score))

@@ -46,6 +46,77 @@ def format_scores(scores: dict, title: str = "") -> str:
     return "\n".join(lines)
 
 
+def span_counts(gold: Spans, predicted: Spans, labels=LABELS) -> dict:
+    """Exact-span true positives, predicted and gold mentions per label for one document:
+    ``{label: (tp, n_predicted, n_gold)}``. Summed over documents these give the same P/R/F1 as
+    :func:`span_scores` (seqeval strict IOB2 counts exactly the spans whose edges and label both match)."""
+    gold_set = {(s, e, label) for s, e, label, *_ in gold if label in labels}
+    pred_set = {(s, e, label) for s, e, label, *_ in predicted if label in labels}
+    return {label: (sum(1 for x in pred_set & gold_set if x[2] == label),
+                    sum(1 for x in pred_set if x[2] == label),
+                    sum(1 for x in gold_set if x[2] == label)) for label in labels}
+
+
+def _prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_gold if n_gold else 0.0
+    return precision, recall, (2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+
+
+def _summed(doc_counts: list[dict], labels) -> dict:
+    totals = {label: [0, 0, 0] for label in list(labels) + ["micro"]}
+    for counts in doc_counts:
+        for label in labels:
+            for k, v in enumerate(counts[label]):
+                totals[label][k] += v
+                totals["micro"][k] += v
+    return totals
+
+
+def bootstrap_scores(doc_counts: list[dict], labels=LABELS, samples: int = 1000, seed: int = 0,
+                     level: float = 0.95) -> dict:
+    """P/R/F1 per label and micro from per-document :func:`span_counts`, each with a percentile bootstrap
+    interval over documents (documents drawn with replacement ``samples`` times; seeded, so reproducible):
+    ``{label: {"precision", "recall", "f1", "support", "f1_low", "f1_high"}}``."""
+    import random
+
+    rng = random.Random(seed)
+    labels = list(labels)
+    point = _summed(doc_counts, labels)
+    draws = {label: [] for label in point}
+    n = len(doc_counts)
+    for _ in range(samples if n else 0):
+        totals = _summed([doc_counts[rng.randrange(n)] for _ in range(n)], labels)
+        for label, (tp, n_pred, n_gold) in totals.items():
+            draws[label].append(_prf(tp, n_pred, n_gold)[2])
+    result = {}
+    tail = (1 - level) / 2
+    for label, (tp, n_pred, n_gold) in point.items():
+        precision, recall, f1 = _prf(tp, n_pred, n_gold)
+        f1s = sorted(draws[label])
+        low = f1s[int(tail * len(f1s))] if f1s else f1
+        high = f1s[min(len(f1s) - 1, int((1 - tail) * len(f1s)))] if f1s else f1
+        result[label] = {"precision": precision, "recall": recall, "f1": f1, "support": n_gold,
+                         "f1_low": low, "f1_high": high}
+    return result
+
+
+def format_interval_scores(scores: dict, title: str = "") -> str:
+    """A plain-text table of :func:`bootstrap_scores` output."""
+    lines = [title] if title else []
+    lines.append(f"{'label':<13}{'P':>8}{'R':>8}{'F1':>8}{'95% interval':>16}{'support':>9}")
+    for label, row in scores.items():
+        lines.append(f"{label:<13}{row['precision']:>8.3f}{row['recall']:>8.3f}{row['f1']:>8.3f}"
+                     f"{'[' + format(row['f1_low'], '.3f') + ', ' + format(row['f1_high'], '.3f') + ']':>16}"
+                     f"{row['support']:>9}")
+    return "\n".join(lines)
+
+
+def grouped_scores(groups: dict[str, list[dict]], labels=LABELS, samples: int = 1000) -> dict:
+    """:func:`bootstrap_scores` for each named group of per-document counts (empty groups left out)."""
+    return {name: bootstrap_scores(counts, labels, samples) for name, counts in groups.items() if counts}
+
+
 BOUNDARY, MISSED, SPURIOUS = "wrong edges", "missed", "spurious"
 
 

@@ -344,8 +344,9 @@ def known_programmes(text: str) -> list[Span]:
     return [(m.start(), m.end(), "PROGRAMME", KNOWN_PROGRAMME_SCORE) for m in _programme_pattern().finditer(simplified)]
 
 
-def apply_rules(text: str, spans: list[Span]) -> list[Span]:
-    """All rules of this module, in order, on decoded spans of ``text`` (offsets into ``text``)."""
+def apply_rules(text: str, spans: list[Span], programme_list: bool = True) -> list[Span]:
+    """All rules of this module, in order, on decoded spans of ``text`` (offsets into ``text``); without
+    ``programme_list`` the known names of ``nlp/resources/programmes.yaml`` neither add nor cut spans."""
     trimmed = [(*trim_to_grammar(text, s, e, label), label, score) for s, e, label, score in spans]
     result = []
     for span in join_touching(trimmed):
@@ -365,7 +366,8 @@ def apply_rules(text: str, spans: list[Span]) -> list[Span]:
             span = (start, end, *span[2:])
         if label == "PROGRAMME":
             start, end = extend_to_quotes(text, start, end)
-            end = cut_to_known_programme(text, start, end)
+            if programme_list:
+                end = cut_to_known_programme(text, start, end)
             if is_generic_programme(text[start:end]):
                 continue
             span = (start, end, *span[2:])
@@ -374,7 +376,8 @@ def apply_rules(text: str, spans: list[Span]) -> list[Span]:
             if span is None:
                 continue
         result.append(span)
-    return drop_overlaps(result + [span for span in known_programmes(text) if not _overlaps(span, result)])
+    known = known_programmes(text) if programme_list else []
+    return drop_overlaps(result + [span for span in known if not _overlaps(span, result)])
 
 
 def _overlaps(span: Span, spans: list[Span]) -> bool:
