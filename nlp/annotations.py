@@ -18,8 +18,6 @@ from nlp.errors import NlpError, where
 from nlp.schema import LABELS
 
 ENCLOSING_PUNCTUATION = set("“”‘’「」『』《》〈〉()（）[]【】〔〕\"'")
-# Quote marks may open or close a span that is exactly the inside of a 《》 title (guideline decision 21).
-QUOTE_MARKS = set("“”‘’「」『』\"'")
 
 
 @dataclass
@@ -85,6 +83,24 @@ def is_title_inside(text: str, start: int, end: int) -> bool:
     return start > 0 and end < len(text) and text[start - 1] == "《" and text[end] == "》"
 
 
+def complete_titles(doc: Document) -> Document:
+    """Guideline decision 21 applied mechanically: a PROGRAMME span that starts right after ``《`` and stops before
+    the title's ``》`` only because of a bracketed or quoted tail (``《…法（征求意见稿）》``) covers the whole inside."""
+    entities = sorted(doc.entities)
+    result = []
+    for k, (start, end, label) in enumerate(entities):
+        if label == "PROGRAMME" and start > 0 and doc.text[start - 1] == "《":
+            close = doc.text.find("》", end)
+            opening = doc.text.find("《", end)
+            following = entities[k + 1][0] if k + 1 < len(entities) else len(doc.text)
+            tail = doc.text[end:close] if close != -1 else ""
+            if (close != -1 and close < following and (opening == -1 or opening > close) and tail
+                    and tail[0] in ENCLOSING_PUNCTUATION and "\n" not in tail and len(tail) <= 20):
+                end = close
+        result.append((start, end, label))
+    return Document(doc.id, doc.text, result, dict(doc.meta))
+
+
 def document_problems(doc: Document) -> list[str]:
     """Reasons the document's spans are invalid (empty list when valid)."""
     problems = []
@@ -101,7 +117,7 @@ def document_problems(doc: Document) -> list[str]:
         for edge, char in (("starts", surface[0]), ("ends", surface[-1])):
             if char.isspace():
                 problems.append(f"{name} {surface!r}: {edge} on whitespace")
-            elif char in ENCLOSING_PUNCTUATION and not (title and char in QUOTE_MARKS):
+            elif char in ENCLOSING_PUNCTUATION and not (title and char not in "《》"):
                 problems.append(f"{name} {surface!r}: {edge} on enclosing punctuation {char!r}")
     for (s1, e1, l1), (s2, e2, l2) in zip(spans, spans[1:]):
         if s2 < e1:

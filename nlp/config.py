@@ -15,9 +15,23 @@ from nlp.schema import LABELS
 
 
 @dataclass
+class ExtraSource:
+    path: str = ""
+    """Gold/silver JSONL file (a glob pattern may name several) trained on alongside ``data.gold``."""
+    share: float = 1.0
+    """Windows drawn from this source each epoch, as a share of its windows (sampled afresh every epoch with
+    the training seed; 0.5 = half of them, 2.0 = each window about twice)."""
+    augment: bool = False
+    """Also draw augmented copies (``augment``) from this source's windows."""
+
+
+@dataclass
 class DataConfig:
     gold: str = "annotations/seeds.jsonl"
-    """Gold JSONL (see annotations/GUIDELINES.md)."""
+    """Gold JSONL (see annotations/GUIDELINES.md); cross-validation folds are its documents."""
+    extra: list = field(default_factory=list)
+    """Further training sources, each a mapping with the keys of :class:`ExtraSource` (``path``, ``share``,
+    ``augment``). Never cross-validated over; a passage of ``annotations/dev_real.jsonl`` in one is an error."""
     train_ids: list = field(default_factory=list)
     """Document ids to train on; empty = every document not in ``eval_ids``."""
     eval_ids: list = field(default_factory=list)
@@ -154,6 +168,11 @@ def config_from_dict(values: dict, source: str = "<config>") -> Config:
     unknown = [label for label in config.labels if label not in LABELS]
     if unknown or not config.labels:
         raise NlpError(f"{source}: 'labels' must be a non-empty subset of {', '.join(LABELS)}, got {config.labels}")
+    config.data.extra = [_build(ExtraSource, item, f"data.extra[{i}].", source)
+                         for i, item in enumerate(config.data.extra)]
+    for i, extra in enumerate(config.data.extra):
+        if not extra.path or extra.share <= 0:
+            raise NlpError(f"{source}: 'data.extra[{i}]' needs a 'path' and a positive 'share'")
     for key in ("probability", "swap_values", "gloss_rate", "space_rate", "warmup_ratio"):
         for section in (config.augment.mention_replacement, config.augment.noise, config.train):
             if hasattr(section, key) and getattr(section, key) > 1:

@@ -41,6 +41,44 @@ def split_documents(docs: list[Document], config: Config) -> tuple[list[Document
     return train_docs, eval_docs
 
 
+def read_extra_sources(config: Config) -> list[tuple]:
+    """``(source, documents)`` for each of ``data.extra`` (glob patterns expanded, files in name order)."""
+    import glob
+
+    from nlp.config import resolve_path as resolve
+
+    sources = []
+    for i, extra in enumerate(config.data.extra):
+        pattern = str(resolve(extra.path))
+        paths = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not paths:
+            raise NlpError(f"{config.source}: data.extra[{i}].path {extra.path!r} matches no file")
+        sources.append((extra, [doc for path in paths for doc in read_any(Path(path))]))
+    return sources
+
+
+def refuse_evaluation_passages(docs: list[Document], source: str) -> None:
+    """An :class:`NlpError` when a training document is a passage of ``annotations/dev_real.jsonl`` (by id or by
+    text): the real-news dev set is only ever evaluated on."""
+    from nlp.paths import ANNOTATIONS_DIR
+
+    dev_path = ANNOTATIONS_DIR / "dev_real.jsonl"
+    if not dev_path.is_file():
+        return
+    dev = read_any(dev_path)
+    ids, texts = {d.id for d in dev}, {d.text for d in dev}
+    leaked = [d.id for d in docs if d.id in ids or d.text in texts]
+    if leaked:
+        raise NlpError(f"{source}: training data holds passages of {dev_path} (evaluation only): "
+                       f"{', '.join(leaked[:5])}{' …' if len(leaked) > 5 else ''}")
+
+
+def draw_share(examples: list, share: float, rng: random.Random) -> list:
+    """``share`` × the examples: every example ``int(share)`` times plus a fresh random sample of the rest."""
+    whole, rest = int(share), share - int(share)
+    return examples * whole + rng.sample(examples, round(rest * len(examples)))
+
+
 def batches_by_length(features: list[dict], batch_size: int, rng: random.Random) -> list[list[dict]]:
     """Batches of similar length (less padding), in random order."""
     ordered = sorted(features, key=lambda f: len(f["input_ids"]) + rng.random())
@@ -141,6 +179,9 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    # Same config, seed and thread count -> the same weights: no nondeterministic kernels (a warning, not an
+    # error, for an op that has no deterministic version on some device).
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 # --- training -----------------------------------------------------------------------------------------------
@@ -167,16 +208,31 @@ def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
 
     docs = read_any(resolve_path(config.data.gold))
     train_docs, eval_docs = split_documents(docs, config)
-    examples = [ex for d in train_docs for ex in document_examples(d, config.data.window_chars, config.labels)]
+    extra_sources = read_extra_sources(config)
+    refuse_evaluation_passages(train_docs + [d for _, ds in extra_sources for d in ds], config.source)
+    window = config.data.window_chars
+    examples = [ex for d in train_docs for ex in document_examples(d, window, config.labels)]
+    extra_examples = [(src, [ex for d in ds for ex in document_examples(d, window, config.labels)])
+                      for src, ds in extra_sources]
     tokenizer, model = build_model(config, label2id, id2label)
-    model.config.window_chars = config.data.window_chars
+    model.config.window_chars = window
     model.to(device)
 
     rng = random.Random(t.seed)
-    # Every epoch draws the same number of augmented windows, so the first epoch sizes the LR schedule.
-    first_epoch = examples + augment_examples(examples, config.augment, rng)
-    steps_per_epoch = math.ceil(len(first_epoch) / t.batch_size)
-    optimizer, scheduler = make_optimizer(model, config, steps_per_epoch * t.epochs)
+
+    def draw_epoch() -> list:
+        windows, pool = list(examples), list(examples)
+        for src, source_examples in extra_examples:
+            drawn = draw_share(source_examples, src.share, rng)
+            windows += drawn
+            if src.augment:
+                pool += drawn
+        return windows + augment_examples(pool, config.augment, rng)
+
+    # All epochs are drawn up front (seeded), so the LR schedule is sized from the real window counts.
+    epochs = [draw_epoch() for _ in range(t.epochs)]
+    scheduled = sum(math.ceil(len(e) / t.batch_size) for e in epochs)
+    optimizer, scheduler = make_optimizer(model, config, scheduled)
     weights = torch.ones(len(label2id))
     weights[label2id["O"]] = t.o_weight
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights.to(device), ignore_index=IGNORE_INDEX)
@@ -185,7 +241,7 @@ def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
     steps = 0
     model.train()
     for epoch in range(t.epochs):
-        epoch_examples = first_epoch if epoch == 0 else examples + augment_examples(examples, config.augment, rng)
+        epoch_examples = epochs[epoch]
         batches = batches_by_length(featurize(epoch_examples, tokenizer, label2id), t.batch_size, rng)
         total, count = 0.0, 0
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{t.epochs}", disable=not progress, leave=False)
@@ -215,12 +271,14 @@ def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
         "config_file": config.source,
         "train_documents": [d.id for d in train_docs],
         "eval_documents": [d.id for d in eval_docs],
-        "train_windows": len(examples),
-        "boundaries": misalignment_report(examples, tokenizer),
+        "extra_documents": {src.path: len(ds) for src, ds in extra_sources},
+        "train_windows": len(examples) + sum(len(exs) for _, exs in extra_examples),
+        "epoch_windows": [len(e) for e in epochs],
+        "boundaries": misalignment_report(examples + [ex for _, exs in extra_examples for ex in exs], tokenizer),
         "epoch_losses": epoch_losses,
         "optimizer_steps": steps,
         "converged": converged,
-        "scheduled_steps": steps_per_epoch * t.epochs,
+        "scheduled_steps": scheduled,
         "train_seconds": round(train_seconds, 1),
         "device": device,
         "torch_threads": torch.get_num_threads(),

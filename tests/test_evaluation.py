@@ -73,3 +73,13 @@ def test_quote_marks_may_edge_a_whole_title_only():
     loose = Document("t", text, [(15, 20, "PROGRAMME")])
     assert text[15:20] == "“十四五”"
     assert any("enclosing punctuation" in p for p in document_problems(loose))
+
+
+def test_complete_titles_takes_in_a_bracketed_tail():
+    from nlp.annotations import complete_titles
+
+    text = "据《网络犯罪防治法（征求意见稿）》和《规定》"
+    doc = Document("t", text, [(2, 9, "PROGRAMME"), (19, 21, "PROGRAMME")])
+    fixed = complete_titles(doc)
+    assert [text[s:e] for s, e, _ in fixed.entities] == ["网络犯罪防治法（征求意见稿）", "规定"]
+    assert document_problems(fixed) == []

@@ -153,3 +153,70 @@ def test_span_confusion_counts_each_outcome_once():
     assert sum(sum(row.values()) for row in table.values()) == 5
     svg = confusion_svg(table, "t")
     assert svg.startswith("<svg") and svg.count("<rect") == 1 + 5 * 6
+
+
+def _write_passages(path, docs):
+    path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+
+
+def test_extra_sources_are_sampled_into_every_epoch(tiny_config, tmp_path):
+    passages = []
+    for i in range(20):
+        text, money = f"第{i}次，国务院投入{i + 1}亿元。", f"{i + 1}亿元"
+        entities = [[text.find("国务院"), text.find("国务院") + 3, "INSTITUTION"],
+                    [text.find(money), text.find(money) + len(money), "MONEY"]]
+        passages.append({"id": f"p{i}", "text": text, "source": {"repo": "x"}, "entities": entities})
+    _write_passages(tmp_path / "extra.jsonl", passages)
+    base = replace(tiny_config, train=replace(tiny_config.train, epochs=2))
+    plain = train(base, tmp_path / "plain", progress=False)
+    extra = [{"path": str(tmp_path / "*.jsonl"), "share": 0.5, "augment": False}]
+    config = replace(base, data=replace(base.data, extra=[]))
+    from nlp.config import ExtraSource
+
+    config.data.extra = [ExtraSource(**e) for e in extra]
+    record = train(config, tmp_path / "with-extra", progress=False)
+    assert record["extra_documents"] == {str(tmp_path / "*.jsonl"): 20}
+    # half of the 20 one-window passages are drawn into each epoch; no augmentation drawn from them
+    assert [n - p for n, p in zip(record["epoch_windows"], plain["epoch_windows"])] == [10, 10]
+    assert record["optimizer_steps"] == record["scheduled_steps"]
+
+
+def test_training_on_a_dev_real_passage_is_refused(tiny_config, tmp_path, monkeypatch):
+    import nlp.paths
+    from nlp.config import ExtraSource
+
+    dev = {"id": "dev-1", "text": "国务院投入3亿元。", "entities": [[0, 3, "INSTITUTION"]]}
+    (tmp_path / "ann").mkdir()
+    _write_passages(tmp_path / "ann" / "dev_real.jsonl", [dev])
+    _write_passages(tmp_path / "silver.jsonl", [dict(dev, id="renamed")])
+    monkeypatch.setattr(nlp.paths, "ANNOTATIONS_DIR", tmp_path / "ann")
+    config = replace(tiny_config, data=replace(tiny_config.data, extra=[ExtraSource(str(tmp_path / "silver.jsonl"))]))
+    with pytest.raises(NlpError, match="dev_real.jsonl .evaluation only.: renamed"):
+        train(config, tmp_path / "m", progress=False)
+
+
+def test_bad_extra_source_is_one_clear_error(tmp_path):
+    from nlp.config import config_from_dict
+
+    with pytest.raises(NlpError, match=r"unknown key 'data.extra\[0\].weight'"):
+        config_from_dict({"data": {"extra": [{"path": "x.jsonl", "weight": 2}]}}, "c.yaml")
+    with pytest.raises(NlpError, match=r"'data.extra\[0\]' needs a 'path' and a positive 'share'"):
+        config_from_dict({"data": {"extra": [{"path": "x.jsonl", "share": 0}]}}, "c.yaml")
+
+
+def test_retraining_gives_identical_weights_whatever_the_hash_seed(tmp_path):
+    """Two processes with different PYTHONHASHSEED train the tiny config to byte-identical weights."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    digests = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"m{hash_seed}"
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        subprocess.run([sys.executable, "-m", "nlp", "train", str(ROOT / "configs" / "tiny.yaml"), "--output",
+                        str(out), "--set", "train.epochs=1", "--set", "train.threads=1", "--quiet"],
+                       check=True, env=env, capture_output=True)
+        digests.append(hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
