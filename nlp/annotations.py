@@ -17,6 +17,7 @@ from pathlib import Path
 from nlp.errors import NlpError, where
 from nlp.schema import LABELS
 
+QUOTES = set("“”‘’「」『』\"'")
 ENCLOSING_PUNCTUATION = set("“”‘’「」『』《》〈〉()（）[]【】〔〕\"'")
 
 
@@ -85,7 +86,8 @@ def is_title_inside(text: str, start: int, end: int) -> bool:
 
 def complete_titles(doc: Document) -> Document:
     """Guideline decision 21 applied mechanically: a PROGRAMME span that starts right after ``《`` and stops before
-    the title's ``》`` only because of a bracketed or quoted tail (``《…法（征求意见稿）》``) covers the whole inside."""
+    the title's ``》`` only because of a bracketed or quoted tail (``《…法（征求意见稿）》``) covers the whole inside,
+    and so does a PROGRAMME on only the quoted part of a title (``《“十四五”…行动计划》``)."""
     entities = sorted(doc.entities)
     result = []
     for k, (start, end, label) in enumerate(entities):
@@ -98,7 +100,22 @@ def complete_titles(doc: Document) -> Document:
                     and tail[0] in ENCLOSING_PUNCTUATION and "\n" not in tail and len(tail) <= 20):
                 end = close
         result.append((start, end, label))
-    return Document(doc.id, doc.text, result, dict(doc.meta))
+    # a PROGRAMME on only the quoted part of a title (《“十四五”…行动计划》 -> 十四五) becomes the whole title
+    for k, (start, end, label) in enumerate(result):
+        if label != "PROGRAMME" or start < 2 or end >= len(doc.text):
+            continue
+        if doc.text[start - 1] not in QUOTES or doc.text[end] not in QUOTES:
+            continue
+        open_at = doc.text.rfind("《", 0, start)
+        close_at = doc.text.find("》", end)
+        if open_at == -1 or close_at == -1 or "》" in doc.text[open_at:start] or "《" in doc.text[end:close_at]:
+            continue
+        if "\n" in doc.text[open_at:close_at] or close_at - open_at > 60:
+            continue
+        others = [x for x in result if x is not result[k] and open_at < x[1] and x[0] < close_at]
+        if not others:
+            result[k] = (open_at + 1, close_at, label)
+    return Document(doc.id, doc.text, sorted(result), dict(doc.meta))
 
 
 def document_problems(doc: Document) -> list[str]:

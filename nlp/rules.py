@@ -54,13 +54,15 @@ NUMERAL = set("0123456789零〇一二三四五六七八九十百千万萬亿億�
 _APPROX = set("多余餘来來")
 _MONEY_END = NUMERAL | set("元圆圓块塊钱錢币幣金镑鎊角分") | _APPROX
 _MONEY_START = NUMERAL | set("¥￥$＄人港美欧歐日英新台臺澳")
-_RATIO_END = NUMERAL | set("%％‰成半")
-_RATIO_START = NUMERAL
+_RATIO_END = NUMERAL | set("%％‰成半点點数數")
+_RATIO_START = NUMERAL | set("半")  # 半数 (decision 19)
 # one grammar for both value labels: the unit, not the model's label, decides MONEY vs RATIO (fix_value)
 _VALUE_EDGES = (_MONEY_START | _RATIO_START, _MONEY_END | _RATIO_END)
 _TRAILING_PUNCT = re.compile(r"[,，。、；;:：!！?？]+$")
 _PERCENT = set("%％‰")
-_RATIO_MARK = re.compile(r"[%％‰]|百分之|分之|[0-9零〇一二三四五六七八九十两兩几幾]成")
+_RATIO_MARK = re.compile(r"[%％‰]|百分之|分之|百分点|百分點|[0-9零〇一二三四五六七八九十两兩几幾]成|^(一半|半数|半數)$")
+# percentage points written after a number (guideline decision 18): part of the RATIO span
+_POINTS_AFTER = re.compile(r"[个個]?百分[点點]")
 _CURRENCY_MARK = re.compile(r"[元圆圓块塊钱錢¥￥$＄镑鎊]|[港台臺日韩韓欧歐]币|[港台臺日韩韓欧歐]幣|美金|法郎|卢布|盧布")
 _MAGNITUDE = set("万萬亿億")
 # the first half of a range right before a value: a number, its magnitude and unit, then 到/至/~/-
@@ -171,10 +173,13 @@ def fix_value(text: str, span: Span) -> Span | None:
     None to drop it."""
     start, end, label, score = span
     start, end = trim_to_grammar(text, start, end, label)
-    if not any(ch in NUMERAL for ch in text[start:end]):
+    if not any(ch in NUMERAL for ch in text[start:end]) and value_label(text, start, end) != "RATIO":
         return None  # 约, 至: joined words around an amount, no amount of their own
     if text[end - 1] in NUMERAL and end < len(text) and text[end] in _PERCENT:
         end += 1
+    points = _POINTS_AFTER.match(text, end) if text[end - 1] in NUMERAL else None
+    if points:
+        end = points.end()
     start = extend_to_range(text, start)
     with_currency = extend_to_currency(text, start)
     if value_label(text, with_currency, end) == "MONEY":

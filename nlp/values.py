@@ -361,5 +361,6 @@ def parse_value(label: str, text: str) -> dict:
     elif label == "RATIO":
         ratio = parse_ratio(text)
         if ratio is not None:
-            return {"value": ratio.value, "unit": "ratio", "approximate": ratio.approximate}
+            unit = "percentage_point" if re.search("百分[点點]", text) else "ratio"  # guideline decision 18
+            return {"value": ratio.value, "unit": unit, "approximate": ratio.approximate}
     return {"value": None, "unit": None, "approximate": None}

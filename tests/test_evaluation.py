@@ -83,3 +83,13 @@ def test_complete_titles_takes_in_a_bracketed_tail():
     fixed = complete_titles(doc)
     assert [text[s:e] for s, e, _ in fixed.entities] == ["网络犯罪防治法（征求意见稿）", "规定"]
     assert document_problems(fixed) == []
+
+
+def test_complete_titles_takes_a_quoted_part_to_the_whole_title():
+    from nlp.annotations import complete_titles
+
+    text = "印发《“十四五”特殊教育发展提升行动计划》，国家“十四五”规划"
+    doc = Document("t", text, [(4, 7, "PROGRAMME"), (25, 28, "PROGRAMME")])
+    assert text[4:7] == "十四五" and text[25:28] == "十四五"
+    fixed = complete_titles(doc)
+    assert [text[s:e] for s, e, _ in fixed.entities] == ["“十四五”特殊教育发展提升行动计划", "十四五"]

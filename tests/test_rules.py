@@ -158,3 +158,25 @@ def test_rules_keep_the_gold_spans():
         changed += [cleaned.text[s:e] for s, e, _ in gold ^ after]  # lost or added
     assert total > 200
     assert changed == []
+
+
+@pytest.mark.parametrize("text, decoded, expected", [
+    ("增速提高了3.5个百分点。", "3.5", ("3.5个百分点", "RATIO")),       # decision 18: points inside the span
+    ("下降0.2個百分點。", "0.2個百分點", ("0.2個百分點", "RATIO")),
+    ("约一半的患者", "一半", ("一半", "RATIO")),                        # decision 19
+    ("半数以上的人", "半数", ("半数", "RATIO")),
+    ("过了半年", "半年", None),
+])
+def test_percentage_points_and_exact_halves(text, decoded, expected):
+    from nlp.rules import apply_rules
+
+    start = text.find(decoded)
+    spans = apply_rules(text, [(start, start + len(decoded), "RATIO", 0.9)])
+    assert [(text[s:e], label) for s, e, label, _ in spans] == ([expected] if expected else [])
+
+
+def test_percentage_points_parse_with_their_own_unit():
+    from nlp.values import parse_value
+
+    assert parse_value("RATIO", "3.5个百分点") == {"value": 0.035, "unit": "percentage_point", "approximate": False}
+    assert parse_value("RATIO", "35%")["unit"] == "ratio"
