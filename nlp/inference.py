@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from nlp.errors import NlpError
-from nlp.pieces import decode, decode_marginal, encode_texts
+from nlp.pieces import decode, decode_marginal, decode_viterbi, encode_texts
 from nlp.rules import apply_rules
 from nlp.schema import LABELS
 from nlp.text import clean, span_to_raw
@@ -94,7 +94,8 @@ class Predictor:
         self.id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         self.batch_size = batch_size
         self.decoding = decoding
-        """``marginal`` (see :func:`nlp.pieces.decode_marginal`) or ``argmax`` per piece."""
+        """``marginal`` (see :func:`nlp.pieces.decode_marginal`), ``viterbi`` (BIO-constrained best path,
+        :func:`nlp.pieces.decode_viterbi`) or ``argmax`` per piece."""
         self.rules = rules
         """Apply :mod:`nlp.rules` to the decoded spans (off only to measure what they do)."""
         self.programme_list = programme_list
@@ -122,6 +123,8 @@ class Predictor:
         if self.decoding == "argmax":
             tags = [max(range(len(row)), key=row.__getitem__) for row in probs]
             return decode(text, encoding, tags, [row[t] for row, t in zip(probs, tags)], self.id2label)
+        if self.decoding == "viterbi":
+            return decode_viterbi(text, encoding, probs, self.id2label)
         return decode_marginal(text, encoding, probs, self.id2label)
 
     def predict(self, texts: list[str]) -> list[list[tuple[int, int, str, float]]]:

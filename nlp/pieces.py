@@ -195,6 +195,55 @@ def decode_marginal(text: str, encoding: PieceEncoding, probs, id2label: dict[in
     return result
 
 
+def viterbi_tags(probs, id2label: dict[int, str]) -> list[int]:
+    """The most probable tag sequence under BIO constraints (``I-X`` only after ``B-X`` or ``I-X``), from
+    per-piece tag probabilities: a structured decoding with hard transition constraints, no learnt weights."""
+    import math
+
+    tags = sorted(id2label)
+    allowed = {}
+    for prev in tags:
+        p_prefix, _, p_label = id2label[prev].partition("-")
+        allowed[prev] = [t for t in tags if not (id2label[t].startswith("I-") and
+                                                 (p_prefix == "O" or p_label != id2label[t][2:]))]
+    start_ok = [t for t in tags if not id2label[t].startswith("I-")]
+    log = [[math.log(max(row[t], 1e-12)) for t in tags] for row in probs]
+    if not log:
+        return []
+    score = {t: (log[0][t] if t in start_ok else -math.inf) for t in tags}
+    back = []
+    for row in log[1:]:
+        new, pointers = {}, {}
+        for t in tags:
+            best_prev, best = None, -math.inf
+            for prev in tags:
+                if t in allowed[prev] and score[prev] > best:
+                    best_prev, best = prev, score[prev]
+            new[t], pointers[t] = best + row[t], best_prev
+        score = new
+        back.append(pointers)
+    last = max(score, key=score.get)
+    path = [last]
+    for pointers in reversed(back):
+        path.append(pointers[path[-1]])
+    return path[::-1]
+
+
+def decode_viterbi(text: str, encoding: PieceEncoding, probs, id2label: dict[int, str]
+                   ) -> list[tuple[int, int, str, float]]:
+    """Character spans from the BIO-constrained best path (:func:`viterbi_tags`) over the pieces that own
+    characters; a span's score is the mean probability of its pieces' tags."""
+    owned = [i for i, span in enumerate(encoding.char_spans) if span is not None]
+    path = viterbi_tags([probs[i] for i in owned], id2label)
+    tag_ids = [0] * len(encoding.char_spans)
+    scores = [0.0] * len(encoding.char_spans)
+    outside = next(i for i, tag in id2label.items() if tag == "O")
+    tag_ids = [outside] * len(encoding.char_spans)
+    for i, tag in zip(owned, path):
+        tag_ids[i], scores[i] = tag, probs[i][tag]
+    return decode(text, encoding, tag_ids, scores, id2label)
+
+
 def label_maps(labels) -> tuple[dict[str, int], dict[int, str]]:
     """``label2id`` and ``id2label`` for the BIO tags of ``labels``."""
     tags = bio_labels(tuple(labels))

@@ -122,3 +122,17 @@ def test_unknown_pieces_keep_their_characters(tiny_tokenizer_dir):
     assert tokenizer.unk_token_id in enc.input_ids
     pieces = [text[s:e] for s, e in (span for span in enc.char_spans if span)]
     assert "".join(pieces) == text
+
+
+def test_viterbi_never_starts_a_span_on_an_inside_tag_of_another_label():
+    from nlp.pieces import viterbi_tags
+
+    id2label = {0: "O", 1: "B-X", 2: "I-X", 3: "B-Y", 4: "I-Y"}
+    # argmax would give I-X, I-Y, O: an I- with nothing before it, then a label change inside a span
+    probs = [[0.1, 0.2, 0.6, 0.05, 0.05], [0.1, 0.1, 0.1, 0.1, 0.6], [0.9, 0.02, 0.04, 0.02, 0.02]]
+    path = [id2label[t] for t in viterbi_tags(probs, id2label)]
+    assert path == ["B-Y", "I-Y", "O"]
+    for prev, tag in zip(["O"] + path, path):
+        if tag.startswith("I-"):
+            assert prev[2:] == tag[2:]
+    assert viterbi_tags([], id2label) == []
