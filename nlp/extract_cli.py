@@ -239,6 +239,22 @@ def count_documents(sources: list[Source]) -> int | None:
 
 # ---------------------------------------------------------------------------------------------------- outputs
 
+def json_line(record) -> str:
+    """One JSONL line; a record holding lone surrogates (an id or text from ``"\\ud83d"`` in the input) is
+    written with ASCII escapes instead, so the line is valid UTF-8 and reads back to the same strings."""
+    line = json.dumps(record, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(record)
+    return line + "\n"
+
+
+def _printable(text: str) -> str:
+    """``text`` with lone surrogates written as ``\\udXXX`` escapes (for TSV and HTML, which have no escapes)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _tsv_cell(value) -> str:
     if value is None:
         return ""
@@ -246,7 +262,7 @@ def _tsv_cell(value) -> str:
         return "true" if value else "false"
     if isinstance(value, (list, dict)):
         value = json.dumps(value, ensure_ascii=False)
-    text = str(value)
+    text = _printable(str(value))
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
@@ -265,7 +281,7 @@ class Writer:
     def write(self, docs: list[Document]) -> None:
         if self.format == "jsonl":
             for doc in docs:
-                self.stream.write(json.dumps(doc.record(), ensure_ascii=False) + "\n")
+                self.stream.write(json_line(doc.record()))
         elif self.format == "tsv":
             for doc in docs:
                 for e in doc.entities:
@@ -298,11 +314,12 @@ class Writer:
 
 def html_doc(doc: Document) -> dict:
     """displaCy's manual input for one record: its text with entity spans, titled by the (escaped) id."""
-    title = html.escape(str(doc.id))
+    title = html.escape(_printable(str(doc.id)))
     if doc.error is not None:
         return {"text": f"error: {doc.error}", "ents": [], "title": title, "settings": {"lang": "zh"}}
     ents = [{"start": e["start"], "end": e["end"], "label": e["label"]} for e in doc.entities]
-    return {"text": doc.text or "", "ents": ents, "title": title, "settings": {"lang": "zh"}}
+    text = re.sub("[\ud800-\udfff]", "\ufffd", doc.text or "")  # one-to-one: entity offsets still fit
+    return {"text": text, "ents": ents, "title": title, "settings": {"lang": "zh"}}
 
 
 def _key(doc_id) -> str:
@@ -470,7 +487,7 @@ def _prepare_resume(output: Path, partial: Path, reused: set, totals: Totals) ->
             if key in reused:
                 continue
             reused.add(key)
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.write(json_line(record))
             totals.reused += 1
             totals.entities += len(record["entities"])
         handle.flush()

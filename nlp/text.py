@@ -91,7 +91,7 @@ def fold_char(char: str) -> str:
     category = unicodedata.category(char)
     if category == "Zs" or char in "\r\x0b\x0c\u2028\u2029":  # odd spaces (NBSP, U+3000, ...) -> ' '
         return " " if char not in "\u2028\u2029" else "\n"
-    if category == "Cc":
+    if category in ("Cc", "Cs"):  # control characters, and lone surrogates (no character at all): a space
         return " "
     return char
 

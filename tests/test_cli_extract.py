@@ -347,3 +347,27 @@ def test_kill_then_resume_gives_every_id_once_with_clean_run_entities(extract, t
     clean = tmp_path / "clean.jsonl"
     assert extract(src, "--output", clean, "--batch-size", "4")[0] == 0
     assert by_id(resumed) == by_id(records(clean.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "tsv", "html"])
+def test_lone_surrogates_in_ids_and_texts_never_crash_the_batch(extract, tiny_model_dir, tmp_path, fmt):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "text": "投入3亿元\\ud83d"}\n{"id": "b\\udc00", "text": "国务院\\udc00投入"}\n'
+                      '{"id": "c", "text": "好"}\n', encoding="utf-8")
+    out = tmp_path / f"out.{fmt}"
+    code, _, err = extract(source, "--format", fmt, "--output", out)
+    assert code == 0 and "Traceback" not in err
+    written = out.read_bytes().decode("utf-8")  # valid UTF-8 whatever the input held
+    if fmt == "jsonl":
+        records = [json.loads(line) for line in written.splitlines()]
+        assert [r["id"] for r in records] == ["a", "b\udc00", "c"]
+        assert all(r["error"] is None for r in records)
+
+
+def test_lone_surrogates_in_python_are_read_as_spaces(tiny_model_dir):
+    from nlp.text import clean
+
+    assert clean("国\ud800务院").text == "国 务院"
+    for text in ("x\ud800", "\udfff", "投入3亿元\ud83d"):
+        entities = api.extract(text, model=tiny_model_dir, device="cpu")
+        assert all(text[e["start"]:e["end"]] == e["text"] for e in entities)
