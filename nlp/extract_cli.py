@@ -182,6 +182,25 @@ def expand_inputs(paths: list[str], stdin_jsonl: bool = False) -> list[Source]:
     return sources
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def _exclude_output(sources: list[Source], output: Path, paths: list[str]) -> list[Source]:
+    """Refuse an output that is one of the named inputs (it would be replaced by the results); leave the output
+    file and its ``.partial`` out of directory inputs (a second run would read its own earlier output)."""
+    for arg in paths:
+        if arg != STDIN and not Path(arg).is_dir() and _same_file(Path(arg), output):
+            raise NlpError(f"--output {output}: is also an input; the results would replace it "
+                           f"(write them to another file)")
+    partial = output.with_name(output.name + ".partial")
+    return [src for src in sources
+            if src.path is None or not (_same_file(src.path, output) or _same_file(src.path, partial))]
+
+
 def _list_directory(root: Path) -> list[Source]:
     found: list[Path] = []
     problems: list[Source] = []
@@ -406,6 +425,8 @@ def run_extract(args: argparse.Namespace) -> int:
     api.get_predictor(args.model, args.device, args.precision)  # a missing or broken model fails here, before any output
 
     sources = expand_inputs(paths, stdin_jsonl=args.jsonl)
+    if output is not None:
+        sources = _exclude_output(sources, output, paths)
     show_progress = not args.quiet and (args.progress or sys.stderr.isatty())
     totals = Totals()
     reused: set[str] = set()  # ids of the records kept from an earlier run (--resume)

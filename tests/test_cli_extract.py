@@ -371,3 +371,23 @@ def test_lone_surrogates_in_python_are_read_as_spaces(tiny_model_dir):
     for text in ("x\ud800", "\udfff", "投入3亿元\ud83d"):
         entities = api.extract(text, model=tiny_model_dir, device="cpu")
         assert all(text[e["start"]:e["end"]] == e["text"] for e in entities)
+
+
+@pytest.mark.parametrize("name", ["same.txt", "same.jsonl"])
+def test_output_onto_an_input_is_refused_and_the_input_kept(extract, tmp_path, name):
+    source = tmp_path / name
+    content = '{"id": "a", "text": "国务院"}\n' if name.endswith(".jsonl") else "国务院投入3亿元。"
+    source.write_text(content, encoding="utf-8")
+    code, _, err = extract(source, "-o", source)
+    assert code == 2 and "is also an input" in err
+    assert source.read_text(encoding="utf-8") == content
+
+
+def test_output_inside_an_input_directory_is_not_read_back(extract, fake_model, tmp_path):
+    (tmp_path / "a.txt").write_text("在北京天坛医院", encoding="utf-8")
+    out = tmp_path / "out.txt"
+    for _ in range(2):
+        code, _, _ = extract(tmp_path, "-o", out)
+        assert code == 0
+        ids = [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()]
+        assert ids == [str(tmp_path / "a.txt")]
