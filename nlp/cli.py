@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"nlp: error: {err}", file=sys.stderr)
-        return 2
+        return err.exit_code
     except KeyboardInterrupt:
         print("nlp: interrupted", file=sys.stderr)
         return 130

@@ -125,6 +125,9 @@ _CHOICES = {
 }
 
 
+_AT_LEAST_ONE = {"train.epochs", "train.batch_size", "data.window_chars"}
+
+
 def _build(cls, values: dict, prefix: str, source: str):
     if not isinstance(values, dict):
         raise NlpError(f"{source}: '{prefix.rstrip('.') or 'top level'}' must be a mapping")
@@ -156,6 +159,8 @@ def _check_value(name: str, hint, value, source: str):
         raise NlpError(f"{source}: '{name}' must be {hint.__name__}, got {value!r}")
     if hint in (int, float) and value < 0:
         raise NlpError(f"{source}: '{name}' must not be negative, got {value!r}")
+    if name in _AT_LEAST_ONE and value < 1:
+        raise NlpError(f"{source}: '{name}' must be at least 1, got {value!r}")
     if name in _CHOICES and value not in _CHOICES[name]:
         raise NlpError(f"{source}: '{name}' must be one of {', '.join(sorted(_CHOICES[name]))}, got {value!r}")
     return float(value) if hint is float else value

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from nlp.errors import NlpError, where
+from nlp.errors import NlpError, OutputError, where
 from nlp.inference import PRECISION_HELP, PRECISIONS
 
 LABEL_COLORS = {"INSTITUTION": "#7aecec", "PROGRAMME": "#feca74", "MONEY": "#a6e22d", "RATIO": "#c887fb"}
@@ -488,13 +488,23 @@ def run_extract(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return 141
+    except OSError as err:
+        where_to = partial if partial is not None else "standard output"
+        raise OutputError(f"{where_to}: cannot write the results ({_os_reason(err)}); the records written so far "
+                          f"stay there{' (continue with --resume)' if partial is not None else ''}") from None
     finally:
         bar.close()
         if stream is not sys.stdout:
-            stream.close()
+            try:
+                stream.close()
+            except OSError:
+                pass  # the write error above is the one to report
     if partial is not None:
-        _fsync(partial)
-        os.replace(partial, output)
+        try:
+            _fsync(partial)
+            os.replace(partial, output)
+        except OSError as err:
+            raise OutputError(f"{output}: cannot write the results ({_os_reason(err)})") from None
     print(totals.summary(), file=sys.stderr)
     return 1 if totals.errors or totals.duplicates else 0
 

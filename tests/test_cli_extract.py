@@ -391,3 +391,16 @@ def test_output_inside_an_input_directory_is_not_read_back(extract, fake_model, 
         assert code == 0
         ids = [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()]
         assert ids == [str(tmp_path / "a.txt")]
+
+
+def test_a_full_disk_is_one_line_and_its_own_exit_status(extract, fake_model, monkeypatch, tmp_path):
+    import errno
+
+    def full(self, docs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(extract_cli.Writer, "write", full)
+    (tmp_path / "a.txt").write_text("在北京天坛医院", encoding="utf-8")
+    code, _, err = extract(tmp_path / "a.txt", "-o", tmp_path / "out.jsonl")
+    assert code == 3 and "no space left on device" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

@@ -70,6 +70,9 @@ def test_same_config_and_seed_give_same_scores(tiny_config, tmp_path):
         ("augment:\n  noise:\n    gloss_rate: 3\n", "'gloss_rate' must be between 0 and 1"),
         ("data: [1, 2]\n", "'data' must be a mapping"),
         ("train: {epochs: 3\n", "invalid YAML"),
+        ("train:\n  batch_size: 0\n", "'train.batch_size' must be at least 1"),
+        ("train:\n  epochs: 0\n", "'train.epochs' must be at least 1"),
+        ("data:\n  window_chars: 0\n", "'data.window_chars' must be at least 1"),
     ],
 )
 def test_bad_config_is_one_clear_error_naming_key_and_file(tmp_path, yaml_text, message):
@@ -137,6 +140,7 @@ def test_stalled_loss_is_flagged():
     assert has_converged([1.17, 0.47, 0.31, 0.19, 0.10, 0.02])
     assert not has_converged([1.15, 0.59, 0.59, 0.587, 0.585, 0.59])  # the all-O collapse seen in a CV fold
     assert has_converged([1.2, 0.6])  # too short to judge
+    assert has_converged([2.10, 1.52, 1.21, 0.95])  # the tiny config: -55% in four epochs and still falling
 
 
 def test_span_confusion_counts_each_outcome_once():
@@ -220,3 +224,42 @@ def test_retraining_gives_identical_weights_whatever_the_hash_seed(tmp_path):
                        check=True, env=env, capture_output=True)
         digests.append(hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest())
     assert digests[0] == digests[1]
+
+
+@pytest.mark.parametrize("entity, reason", [
+    ([0, 99, "INSTITUTION"], "out of range"),
+    ([3, 1, "INSTITUTION"], "out of range"),
+    ([-1, 2, "INSTITUTION"], "out of range"),
+    ([0, 3, "PERSON"], "unknown label"),
+])
+def test_training_refuses_gold_that_the_validator_rejects(tiny_config, tmp_path, entity, reason):
+    gold = tmp_path / "gold.jsonl"
+    _write_passages(gold, [{"id": "ok", "text": "国务院。", "entities": [[0, 3, "INSTITUTION"]]},
+                           {"id": "bad", "text": "国务院投入3亿元。", "entities": [entity]}])
+    config = replace(tiny_config, data=replace(tiny_config.data, gold=str(gold), eval_ids=[]))
+    with pytest.raises(NlpError, match=rf"gold.jsonl:2: .*{reason}"):
+        train(config, tmp_path / "m", progress=False)
+    assert not (tmp_path / "m").exists()
+
+
+def test_training_refuses_overlapping_gold(tiny_config, tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    _write_passages(gold, [{"id": "bad", "text": "国务院投入3亿元。",
+                            "entities": [[0, 3, "INSTITUTION"], [2, 4, "PROGRAMME"]]}])
+    config = replace(tiny_config, data=replace(tiny_config.data, gold=str(gold), eval_ids=[]))
+    with pytest.raises(NlpError, match=r"gold.jsonl:1: .*overlaps"):
+        train(config, tmp_path / "m", progress=False)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.tokenizer=models/nope", "model.tokenizer models/nope is not a tokenizer directory"),
+    ("model.random_init.hidden_sise=8", "unknown key 'model.random_init.hidden_sise'"),
+])
+def test_bad_model_settings_are_one_clear_error(tmp_path, capsys, override, message):
+    from nlp.cli import main
+
+    code = main(["train", str(ROOT / "configs" / "tiny.yaml"), "--output", str(tmp_path / "m"), "--set", override,
+                 "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()
