@@ -14,9 +14,10 @@ from nlp.pieces import decode, decode_marginal, decode_viterbi, encode_texts
 from nlp.rules import apply_rules
 from nlp.schema import LABELS
 from nlp.text import clean, span_to_raw
-from nlp.windows import sentence_windows
+from nlp.windows import context_windows
 
 DEFAULT_WINDOW_CHARS = 128
+WINDOW_CONTEXT_CHARS = 32  # longer than any name in the gold data, short enough to keep windows cheap
 PRECISIONS = ("auto", "float32", "bfloat16", "float16", "int8")
 PRECISION_HELP = ("matrix-product precision: auto (default: bfloat16 on CPUs with native bfloat16, float16 on CUDA, "
                   "else float32), float32, bfloat16, float16 (CUDA) or int8 (CPU, costs accuracy)")
@@ -101,6 +102,8 @@ class Predictor:
         self.programme_list = programme_list
         """Let the rules add and cut PROGRAMME spans by ``nlp/resources/programmes.yaml`` (off only to measure it)."""
         self.window_chars = window_chars or getattr(self.model.config, "window_chars", DEFAULT_WINDOW_CHARS)
+        self.window_context = WINDOW_CONTEXT_CHARS
+        """Characters of context added on each side of a window edge that cuts a run with no punctuation."""
 
     def _autocast(self):
         import contextlib
@@ -131,11 +134,12 @@ class Predictor:
         """Spans ``(start, end, label, score)`` per text, offsets into the original texts, sorted by start."""
         import torch
 
-        windows = []  # (text index, clean text, window start, offsets)
+        windows = []  # (text index, window start, window text, core start, core end)
         cleaned = [clean(text) for text in texts]
         for index, (clean_text, _) in enumerate(cleaned):
-            for start, end in sentence_windows(clean_text, self.window_chars):
-                windows.append((index, start, clean_text[start:end]))
+            for start, end, core_start, core_end in context_windows(clean_text, self.window_chars,
+                                                                    self.window_context):
+                windows.append((index, start, clean_text[start:end], core_start, core_end))
         results: list[list[tuple[int, int, str, float]]] = [[] for _ in texts]
         order = sorted(range(len(windows)), key=lambda i: len(windows[i][2]))
         for batch_start in range(0, len(order), self.batch_size):
@@ -148,12 +152,15 @@ class Predictor:
                 ids[row, : len(enc.input_ids)] = torch.tensor(enc.input_ids)
                 mask[row, : len(enc.input_ids)] = 1
             probs = self.logits(ids, mask).softmax(-1)
-            for (index, w_start, w_text), enc, row_probs in zip(batch, encodings, probs.tolist()):
+            for (index, w_start, w_text, core_start, core_end), enc, row_probs in zip(batch, encodings,
+                                                                                        probs.tolist()):
                 offsets = cleaned[index].offsets
                 spans = self._decode(w_text, enc, row_probs)
                 if self.rules:
                     spans = apply_rules(w_text, spans, self.programme_list)
                 for start, end, label, score in spans:
+                    if not core_start <= w_start + start < core_end:
+                        continue  # in the context of a neighbouring window, which reports it
                     raw_start, raw_end = span_to_raw(offsets, w_start + start, w_start + end)
                     results[index].append((raw_start, raw_end, label, score))
         return [sorted(spans) for spans in results]

@@ -43,3 +43,25 @@ def sentence_windows(text: str, max_chars: int, protected: list[tuple[int, int]]
         else:
             windows.append((start, end))
     return [(s, e) for s, e in windows if text[s:e].strip()]
+
+
+def is_soft_cut(text: str, position: int) -> bool:
+    """Whether a window edge at ``position`` falls where no name runs across: the text's ends, after sentence or
+    clause punctuation, or at whitespace."""
+    if position <= 0 or position >= len(text):
+        return True
+    return bool(SENTENCE_END.match(text, position - 1) or CLAUSE_END.match(text, position - 1)
+                or text[position].isspace())
+
+
+def context_windows(text: str, max_chars: int, context: int) -> list[tuple[int, int, int, int]]:
+    """Inference windows ``(start, end, core_start, core_end)``: :func:`sentence_windows` as cores, each widened
+    by up to ``context`` characters on a side where its edge is a hard cut (a long run with no punctuation cut at
+    a fixed width), so a name across the cut is seen whole. A span belongs to the window whose core holds its
+    first character."""
+    result = []
+    for core_start, core_end in sentence_windows(text, max_chars):
+        start = core_start if is_soft_cut(text, core_start) else max(0, core_start - context)
+        end = core_end if is_soft_cut(text, core_end) else min(len(text), core_end + context)
+        result.append((start, end, core_start, core_end))
+    return result

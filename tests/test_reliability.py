@@ -117,3 +117,29 @@ def test_annotations_with_bad_offsets(capsys, tmp_path):
 def test_debug_flag_shows_the_traceback(tmp_path):
     with pytest.raises(Exception):
         main(["--debug", "evaluate", str(tmp_path / "nope")])
+
+
+def test_a_name_across_a_hard_window_cut_is_seen_whole():
+    """A long run with no punctuation is cut at the window width; the windows overlap there, so the model sees a
+    name across the cut whole and reports it once."""
+    from nlp.windows import context_windows, sentence_windows
+
+    text = "还吃了饭" * 30 + "首都医科大学附属北京天坛医院" + "还吃了饭" * 10
+    name = text.index("首都")
+    cores = sentence_windows(text, 128)
+    assert any(s < name + 4 < e == name + 8 for s, e in cores) or any(s <= name < e < name + 14 for s, e in cores)
+    windows = context_windows(text, 128, 32)
+    holder = [w for w in windows if w[2] <= name < w[3]]
+    assert len(holder) == 1 and holder[0][0] <= name and name + 14 <= holder[0][1]
+    # soft cuts get no context: sentence windows stay as they were
+    assert [w[:2] for w in context_windows("国务院。" * 100, 128, 32)] == sentence_windows("国务院。" * 100, 128)
+
+
+def test_spans_are_reported_once_where_windows_overlap(tiny_model_dir):
+    from nlp.inference import Predictor
+
+    text = "国务院投入资金" * 60
+    predictor = Predictor(tiny_model_dir, "cpu", precision="float32", rules=False)
+    spans = predictor.predict([text])[0]
+    assert len({(s, e) for s, e, *_ in spans}) == len(spans)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
