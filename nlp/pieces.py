@@ -109,11 +109,20 @@ def boundary_misalignment(encoding: PieceEncoding, spans: list[tuple[int, int, s
     return mid_start, mid_end
 
 
+def _edge_junk(char: str) -> bool:
+    """Whitespace, enclosing punctuation, and symbols that never begin or end a mention: emoji and other
+    pictographs (category So), modifier symbols (Sk), variation selectors. Currency signs (Sc) stay."""
+    import unicodedata
+
+    return (char.isspace() or char in ENCLOSING or unicodedata.category(char) in ("So", "Sk")
+            or "\ufe00" <= char <= "\ufe0f")
+
+
 def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """Shrink a span past whitespace and enclosing punctuation at its edges."""
-    while start < end and (text[start].isspace() or text[start] in ENCLOSING):
+    """Shrink a span past whitespace, enclosing punctuation and emoji-like symbols at its edges."""
+    while start < end and _edge_junk(text[start]):
         start += 1
-    while end > start and (text[end - 1].isspace() or text[end - 1] in ENCLOSING):
+    while end > start and _edge_junk(text[end - 1]):
         end -= 1
     return start, end
 

@@ -86,9 +86,10 @@ _GENERIC_INSTITUTION = re.compile(
 # words that end an organisation's name (simplified); the longer alternatives first
 _ORGANISATION_END = re.compile(
     r"医院|卫生院|卫生室|分院|总院|委员会|中心|集团|公司|银行|大学|学院|中学|小学|学校|幼儿园|协会|基金会|支部|总支|党委|党组"
-    r"|联盟|共同体|药房|药店|股"
+    r"|联盟|共同体|药房|药店|股|组织|机构"
     r"|中央|政府|[局委站所院部处科办厅会校报社网台团队室馆厂店组]")
 _MAX_TAIL_CHARS = 5
+_NOT_A_NAME_END = {"会议", "部分", "院士", "局面", "处理", "所有", "厂商", "组成", "队员", "站点"}
 _OUTLET_PRODUCT = re.compile(r"(?:客户端|客戶端|手机版|手機版|手机报|手機報|微信公众号|微信公眾號|公众号|公眾號|官方微博|官微"
                              r"|APP|App|app)$")
 _LEADING_ABOUT = re.compile(r"关于|關於")
@@ -195,6 +196,25 @@ def fix_value(text: str, span: Span) -> Span | None:
     return None
 
 
+def _is_ascii_letter(char: str) -> bool:
+    return char.isascii() and char.isalpha()
+
+
+def whole_ascii_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """A name's edges moved out to whole Latin-letter words: a span never stops inside ``hello`` or ``WHO``."""
+    while start > 0 and _is_ascii_letter(text[start - 1]) and _is_ascii_letter(text[start]):
+        start -= 1
+    while end < len(text) and _is_ascii_letter(text[end]) and _is_ascii_letter(text[end - 1]):
+        end += 1
+    return start, end
+
+
+def is_plain_word(surface: str) -> bool:
+    """Latin text with no capital letter (``abc``, ``hello world``) is not a name; ``WHO``, ``BioNTech``,
+    ``cctv.com``-like domains (with a dot) are left to the model."""
+    return surface.isascii() and "." not in surface and not any(ch.isupper() for ch in surface)
+
+
 def _has_letter(surface: str) -> bool:
     return any(ch.isalpha() for ch in surface)  # hanzi count as letters; digits and punctuation do not
 
@@ -235,7 +255,9 @@ def cut_after_organisation(text: str, start: int, end: int) -> int:
     simplified = to_simplified(surface)
     if len(simplified) != len(surface):
         return end
-    matches = list(_ORGANISATION_END.finditer(simplified))
+    # a one-character organisation word that opens an ordinary word (会议, 部分, 院士) ends no name
+    matches = [m for m in _ORGANISATION_END.finditer(simplified) if simplified[m.start():m.start() + 2] not in
+               _NOT_A_NAME_END]
     if matches and matches[-1].group() == "科" and len(matches) > 1 and matches[-2].group() in _HOSPITAL_WORDS:
         matches.pop()  # a department of a hospital (…医院心内科): the guidelines keep the hospital only
     if matches and start + matches[-1].end() < len(text) and text[start + matches[-1].end()] in _TITLE_TAIL:
@@ -352,12 +374,18 @@ def known_programmes(text: str) -> list[Span]:
 def apply_rules(text: str, spans: list[Span], programme_list: bool = True) -> list[Span]:
     """All rules of this module, in order, on decoded spans of ``text`` (offsets into ``text``); without
     ``programme_list`` the known names of ``nlp/resources/programmes.yaml`` neither add nor cut spans."""
-    trimmed = [(*trim_to_grammar(text, s, e, label), label, score) for s, e, label, score in spans]
+    from nlp.pieces import trim_span
+
+    trimmed = [(*trim_to_grammar(text, *trim_span(text, s, e), label), label, score) for s, e, label, score in spans
+               if trim_span(text, s, e)[0] < trim_span(text, s, e)[1]]
     result = []
     for span in join_touching(trimmed):
         start, end, label, _ = span
-        if label in NAME_LABELS and (end - start < MIN_NAME_CHARS or not _has_letter(text[start:end])):
-            continue
+        if label in NAME_LABELS:
+            start, end = whole_ascii_words(text, start, end)
+            span = (start, end, *span[2:])
+            if end - start < MIN_NAME_CHARS or not _has_letter(text[start:end]) or is_plain_word(text[start:end]):
+                continue
         if label == "INSTITUTION":
             snapped = snap_to_place(text, start, end)
             if not result or snapped >= result[-1][1]:  # never into the span before

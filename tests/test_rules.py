@@ -180,3 +180,17 @@ def test_percentage_points_parse_with_their_own_unit():
 
     assert parse_value("RATIO", "3.5个百分点") == {"value": 0.035, "unit": "percentage_point", "approximate": False}
     assert parse_value("RATIO", "35%")["unit"] == "ratio"
+
+
+@pytest.mark.parametrize("text, decoded, expected", [
+    ("🎉株洲市卫健委发布", "🎉株洲市卫健委", "株洲市卫健委"),        # emoji never part of a name
+    ("株洲市卫健委👍发布", "株洲市卫健委👍", "株洲市卫健委"),
+    ("hello world", "hell", None),                                   # lowercase Latin words are not names
+    ("abc公司", "abc", None),
+    ("据WHO世界卫生组织称", "HO世界卫生组织", "WHO世界卫生组织"),     # never stop inside a Latin word
+    ("由BioNTech研发", "BioNTech", "BioNTech"),
+])
+def test_names_have_clean_edges(text, decoded, expected):
+    start = text.find(decoded)
+    spans = apply_rules(text, [(start, start + len(decoded), "INSTITUTION", 0.9)])
+    assert [text[s:e] for s, e, *_ in spans] == ([expected] if expected else [])
