@@ -56,9 +56,8 @@ def extract_many(texts: Iterable[str], batch_size: int = 32, model: str | Path |
         if not isinstance(text, str):
             raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
     predictor = get_predictor(model, device, precision)
-    predictor.batch_size = batch_size
     results = []
-    for text, spans in zip(texts, predictor.predict(texts)):
+    for text, spans in zip(texts, predictor.predict(texts, batch_size=batch_size)):
         results.append([make_entity(text, s, e, label, score).to_dict() for s, e, label, score in spans])
     return results
 

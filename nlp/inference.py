@@ -130,8 +130,10 @@ class Predictor:
             return decode_viterbi(text, encoding, probs, self.id2label)
         return decode_marginal(text, encoding, probs, self.id2label)
 
-    def predict(self, texts: list[str]) -> list[list[tuple[int, int, str, float]]]:
-        """Spans ``(start, end, label, score)`` per text, offsets into the original texts, sorted by start."""
+    def predict(self, texts: list[str], batch_size: int | None = None) -> list[list[tuple[int, int, str, float]]]:
+        """Spans ``(start, end, label, score)`` per text, offsets into the original texts, sorted by start;
+        ``batch_size`` windows per forward pass (default: the predictor's ``batch_size``)."""
+        batch_size = batch_size or self.batch_size
         import torch
 
         windows = []  # (text index, window start, window text, core start, core end)
@@ -142,8 +144,8 @@ class Predictor:
                 windows.append((index, start, clean_text[start:end], core_start, core_end))
         results: list[list[tuple[int, int, str, float]]] = [[] for _ in texts]
         order = sorted(range(len(windows)), key=lambda i: len(windows[i][2]))
-        for batch_start in range(0, len(order), self.batch_size):
-            batch = [windows[i] for i in order[batch_start:batch_start + self.batch_size]]
+        for batch_start in range(0, len(order), batch_size):
+            batch = [windows[i] for i in order[batch_start:batch_start + batch_size]]
             encodings = encode_texts(self.tokenizer, [w[2] for w in batch])
             width = max(len(e.input_ids) for e in encodings)
             ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)

@@ -74,30 +74,37 @@ class EntityRecognizer:
         return next(iter(self.pipe([doc])))
 
     def pipe(self, docs, batch_size: int | None = None):
+        """Docs with ``ents`` set, streamed: the input is read ``batch_size`` docs at a time, so the first doc comes
+        out before a long (or endless) stream has been read."""
+        import itertools
+
         from nlp.api import make_entity
 
-        docs = list(docs)
+        size = batch_size or self.batch_size
         predictor = self.predictor
-        predictor.batch_size = batch_size or self.batch_size
-        for doc, spans in zip(docs, predictor.predict([doc.text for doc in docs])):
-            ents = []
-            for start, end, label, score in spans:
-                span = doc.char_span(start, end, label=label)
-                if span is None:  # cannot happen with character tokens; guard for foreign tokenizers
-                    continue
-                entity = make_entity(doc.text, start, end, label, score)
-                for name in EXTENSIONS:
-                    span._.set(name, getattr(entity, name))
-                ents.append(span)
-            doc.ents = ents
-            yield doc
+        stream = iter(docs)
+        while chunk := list(itertools.islice(stream, size)):
+            for doc, spans in zip(chunk, predictor.predict([doc.text for doc in chunk], batch_size=size)):
+                ents = []
+                for start, end, label, score in spans:
+                    span = doc.char_span(start, end, label=label)
+                    if span is None:  # cannot happen with character tokens; guard for foreign tokenizers
+                        continue
+                    entity = make_entity(doc.text, start, end, label, score)
+                    for name in EXTENSIONS:
+                        span._.set(name, getattr(entity, name))
+                    ents.append(span)
+                doc.ents = ents
+                yield doc
 
     def to_disk(self, path, exclude=tuple()):
         from nlp.paths import DEFAULT_MODEL_DIR
 
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        source = self.model_dir or DEFAULT_MODEL_DIR
+        source = Path(self.model_dir or DEFAULT_MODEL_DIR)
+        if (path / "model").exists() and (path / "model").resolve() == source.resolve():
+            return  # saving a loaded pipeline back where it came from: the model is already there
         shutil.copytree(source, path / "model", dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("*.tmp", "training.json"))
 

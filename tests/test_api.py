@@ -73,3 +73,43 @@ def test_spacy_to_disk_then_load_in_a_fresh_process(tiny_model_dir, tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert [tuple(x) for x in json.loads(result.stdout.strip().splitlines()[-1])] == expected
+
+
+def test_pipe_streams_an_endless_generator(tiny_model_dir):
+    import itertools
+
+    import nlp
+
+    pipe = nlp.load(tiny_model_dir, device="cpu")
+    read = []
+
+    def endless():
+        for i in itertools.count():
+            read.append(i)
+            yield f"第{i}条：国务院投入3亿元。"
+
+    first = list(itertools.islice(pipe.pipe(endless(), batch_size=4), 5))
+    assert [doc.text for doc in first] == [f"第{i}条：国务院投入3亿元。" for i in range(5)]
+    assert len(read) <= 12  # read a few mini-batches ahead at most, not the whole stream
+
+
+def test_spacy_pipeline_saves_back_onto_its_own_directory(tiny_model_dir, tmp_path):
+    import spacy
+
+    import nlp
+
+    nlp.load(tiny_model_dir, device="cpu").to_disk(tmp_path / "p")
+    loaded = spacy.load(tmp_path / "p")
+    loaded.to_disk(tmp_path / "p")  # used to fail copying the model onto itself
+    assert (tmp_path / "p" / "nlp_entities" / "model" / "model.safetensors").is_file()
+    assert spacy.load(tmp_path / "p")("国务院").text == "国务院"
+
+
+def test_two_pipelines_keep_their_own_batch_size(tiny_model_dir):
+    import nlp
+
+    a = nlp.load(tiny_model_dir, device="cpu")
+    b = nlp.load(tiny_model_dir, device="cpu")
+    a.get_pipe("nlp_entities").batch_size, b.get_pipe("nlp_entities").batch_size = 2, 7
+    list(a.pipe(["国务院"] * 3))
+    assert a.get_pipe("nlp_entities").predictor.batch_size == b.get_pipe("nlp_entities").predictor.batch_size
