@@ -331,6 +331,21 @@ def extend_to_quotes(text: str, start: int, end: int) -> tuple[int, int]:
     return open_at + 1, close_at
 
 
+_DOC_TITLE_TAIL = re.compile(r"[”’」』\"']*(?:[（(][^（()）《》\n]{1,12}[)）])?[”’」』\"']*")
+
+
+def extend_to_title(text: str, start: int, end: int) -> tuple[int, int]:
+    """A PROGRAMME inside a ``《》`` title that misses only quote marks at its edges or a bracketed tail
+    (``《“十四五”…规划》``, ``《…法（征求意见稿）》``) covers the whole inside, as guideline decision 21 says."""
+    open_at = text.rfind("《", max(0, start - 3), start)
+    if open_at == -1 or any(ch not in _QUOTE_CHARS for ch in text[open_at + 1:start]):
+        return start, end
+    tail = _DOC_TITLE_TAIL.match(text, end)
+    if tail is None or tail.end() >= len(text) or text[tail.end()] != "》":
+        return start, end
+    return open_at + 1, tail.end()
+
+
 @functools.lru_cache(maxsize=1)
 def _programme_pattern() -> re.Pattern:
     import yaml
@@ -398,7 +413,7 @@ def apply_rules(text: str, spans: list[Span], programme_list: bool = True) -> li
                 continue
             span = (start, end, *span[2:])
         if label == "PROGRAMME":
-            start, end = extend_to_quotes(text, start, end)
+            start, end = extend_to_title(text, *extend_to_quotes(text, start, end))
             if programme_list:
                 end = cut_to_known_programme(text, start, end)
             if is_generic_programme(text[start:end]):

@@ -194,3 +194,14 @@ def test_names_have_clean_edges(text, decoded, expected):
     start = text.find(decoded)
     spans = apply_rules(text, [(start, start + len(decoded), "INSTITUTION", 0.9)])
     assert [text[s:e] for s, e, *_ in spans] == ([expected] if expected else [])
+
+
+@pytest.mark.parametrize("text, decoded, expected", [
+    ("《“十四五”残疾人保障和发展规划》明确", "十四五”残疾人保障和发展规划", "“十四五”残疾人保障和发展规划"),
+    ("印发《网络犯罪防治法（征求意见稿）》", "网络犯罪防治法", "网络犯罪防治法（征求意见稿）"),
+    ("根据《规定》，", "规定", "规定"),
+])
+def test_a_title_in_book_marks_is_one_whole_span(text, decoded, expected):
+    start = text.find(decoded)
+    spans = apply_rules(text, [(start, start + len(decoded), "PROGRAMME", 0.9)])
+    assert [text[s:e] for s, e, *_ in spans] == [expected]
