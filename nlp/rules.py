@@ -40,8 +40,10 @@ import functools
 import re
 from pathlib import Path
 
+from nlp.lang import APPROXIMATOR_CHARS, GENERIC_CURRENCY, NUMERAL_CHARS, SIGN_CHARS, currency_words
 from nlp.places import is_place_name, place_length_at
 from nlp.schema import NAME_LABELS, VALUE_LABELS
+from nlp.values import parse_value
 
 Span = tuple[int, int, str, float]
 
@@ -50,28 +52,36 @@ KNOWN_PROGRAMME_SCORE = 0.5  # a dictionary match, not a model probability
 
 MIN_NAME_CHARS = 2
 
-NUMERAL = set("0123456789零〇一二三四五六七八九十百千万萬亿億两兩壹贰貳叁參肆伍陆陸柒捌玖拾佰仟几幾")
-_APPROX = set("多余餘来來")
-_MONEY_END = NUMERAL | set("元圆圓块塊钱錢币幣金镑鎊角分") | _APPROX
-_MONEY_START = NUMERAL | set("¥￥$＄人港美欧歐日英新台臺澳")
+NUMERAL = set(NUMERAL_CHARS)
+_APPROX = set(APPROXIMATOR_CHARS)
+# every currency word of nlp/lang.py (the parser's table) may end an amount; a symbol or word that can stand
+# before the number may start one
+_CURRENCY_WORDS = sorted(currency_words(), key=len, reverse=True)
+_MONEY_END = NUMERAL | {w[-1] for w in _CURRENCY_WORDS} | set("角毛分") | _APPROX
+_BEFORE_NUMBER = [w for w in _CURRENCY_WORDS if not w.isalpha() or w.isascii() or w[-1] in "币幣金"]
+_MONEY_START = NUMERAL | {w[0] for w in _BEFORE_NUMBER} | set("数數")
 _RATIO_END = NUMERAL | set("%％‰成半点點数數")
 _RATIO_START = NUMERAL | set("半")  # 半数 (decision 19)
 # one grammar for both value labels: the unit, not the model's label, decides MONEY vs RATIO (fix_value)
 _VALUE_EDGES = (_MONEY_START | _RATIO_START, _MONEY_END | _RATIO_END)
 _TRAILING_PUNCT = re.compile(r"[,，。、；;:：!！?？]+$")
 _PERCENT = set("%％‰")
-_RATIO_MARK = re.compile(r"[%％‰]|百分之|分之|百分点|百分點|[0-9零〇一二三四五六七八九十两兩几幾]成|^(一半|半数|半數)$")
+_RATIO_MARK = re.compile(r"[%％‰]|百分之|分之|百分点|百分點|[0-9零〇一二三四五六七八九十两兩几幾]成|^(一半|半数|半數)$"
+                         r"|^[0-9]+/[0-9]+$")
 # percentage points written after a number (guideline decision 18): part of the RATIO span
 _POINTS_AFTER = re.compile(r"[个個]?百分[点點]")
-_CURRENCY_MARK = re.compile(r"[元圆圓块塊钱錢¥￥$＄镑鎊]|[港台臺日韩韓欧歐]币|[港台臺日韩韓欧歐]幣|美金|法郎|卢布|盧布")
+_CURRENCY_MARK = re.compile("|".join(re.escape(w) for w in _CURRENCY_WORDS) + "|[＄]")
 _MAGNITUDE = set("万萬亿億")
+_VAGUE_COUNT = set("数數几幾上")
+_VAGUE_UNITS = set("十百千万萬亿億")
 # the first half of a range right before a value: a number, its magnitude and unit, then 到/至/~/-
 _NUMBER_CHARS = re.escape("".join(sorted(NUMERAL))) + ".,"
-_RANGE_HEAD = re.compile(rf"(?<![{_NUMBER_CHARS}])[{_NUMBER_CHARS}]+(?:元|块|塊|%|％)?(?:到|至|~|～|-|－|—)$")
+_RANGE_HEAD = re.compile(rf"(?<![{_NUMBER_CHARS}])[{_NUMBER_CHARS}]+(?:元|块|塊|%|％|‰)?(?:到|至|~|～|-|－|—)$")
 _MAX_RANGE_HEAD = 16
 _CHANGE_FROM = set("从從由")
-_CURRENCY_BEFORE = re.compile(r"(?:人民[币幣]|新[台臺][币幣]|[台臺][币幣]|港[币幣]|澳[门門][币幣]|美金|RMB|HK\$|US\$|NT\$)$")
-_MAX_CURRENCY_CHARS = 4
+_CURRENCY_BEFORE = re.compile("(?:" + "|".join(re.escape(w) for w in _BEFORE_NUMBER if w not in GENERIC_CURRENCY)
+                              + ")$")
+_MAX_CURRENCY_CHARS = max(len(w) for w in _BEFORE_NUMBER)
 # characters that introduce a name rather than begin one: prepositions, conjunctions, verbs of going and saying
 _QUOTES = {"“": "”", "「": "」", "『": "』", "《": "》", "‘": "’", "〈": "〉"}
 _QUOTE_CHARS = set(_QUOTES) | set(_QUOTES.values())
@@ -181,19 +191,27 @@ def fix_value(text: str, span: Span) -> Span | None:
     points = _POINTS_AFTER.match(text, end) if text[end - 1] in NUMERAL else None
     if points:
         end = points.end()
+    if start > 0 and text[start - 1] in _VAGUE_COUNT and text[start] in _VAGUE_UNITS:
+        start -= 1  # 数亿元, 几十万: the vague numeral is the number
     start = extend_to_range(text, start)
+    if (start > 0 and text[start - 1] in SIGN_CHARS and (start < 2 or text[start - 2] not in NUMERAL)
+            and text[start] in NUMERAL and value_label(text, start, end) == "RATIO"):
+        start -= 1  # -1.5%, 负3.2%: a rate's sign is part of it (a dash between two numbers is a range); an
+        # amount's 负 stays outside, as the annotators of the corpus wrote it
     with_currency = extend_to_currency(text, start)
     if value_label(text, with_currency, end) == "MONEY":
         start = with_currency
     by_unit = value_label(text, start, end)
-    if by_unit:
-        return start, end, by_unit, score
     surface = text[start:end]
-    standalone = end == len(text) or not _is_hanzi(text[end])
-    if (label == "MONEY" and standalone and set(surface) & _MAGNITUDE
-            and all(ch in NUMERAL or ch in _APPROX or ch == "." for ch in surface)):
-        return start, end, label, score  # 花费二十多万, : money in context (annotation guidelines)
-    return None
+    if not by_unit:
+        standalone = end == len(text) or not _is_hanzi(text[end])
+        if not (label == "MONEY" and standalone and set(surface) & _MAGNITUDE
+                and all(ch in NUMERAL or ch in _APPROX or ch in ".个個数數" for ch in surface)):
+            return None  # 花费二十多万, 3个亿: money in context (annotation guidelines); else no value at all
+        by_unit = label
+    if parse_value(by_unit, surface)["value"] is None:
+        return None  # a value span always carries its value: what the parser cannot read is not returned
+    return start, end, by_unit, score
 
 
 def _is_ascii_letter(char: str) -> bool:

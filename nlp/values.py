@@ -30,6 +30,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Optional
 
+from nlp.lang import CURRENCIES, GENERIC_CURRENCY
 from nlp.schema import Value
 
 __all__ = ["MoneyValue", "RatioValue", "parse_money", "parse_ratio", "parse_value"]
@@ -70,12 +71,24 @@ def _t2s():
         return lambda s: s.translate(_FALLBACK_T2S)
 
 
+_SCIENTIFIC = re.compile(r"(\d+(?:\.\d+)?)[eE]([+-]?\d{1,2})(?![0-9])")
+
+
+def _expand_scientific(m: re.Match) -> str:
+    return format(Decimal(m.group(1)).scaleb(int(m.group(2))).normalize(), "f")
+
+
 def _normalise(text: str) -> str:
     text = _GLOSS.sub("", text)
     text = unicodedata.normalize("NFKC", text)
     text = _t2s()(text)
     text = "".join(text.split())
-    return _THOUSANDS.sub("", text)
+    text = _THOUSANDS.sub("", text)
+    text = _SCIENTIFIC.sub(_expand_scientific, text)  # 1.2e6元
+    text = re.sub(r"(?<=[0-9一二两三四五六七八九十百千])个(?=[万亿])", "", text)  # 3个亿, 两个亿
+    if re.search(r"分之[负-]", text):  # 百分之负二 = -2%
+        text = "负" + re.sub(r"分之[负-]", "分之", text)
+    return text
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -194,27 +207,8 @@ def _has_outer_approx(text: str) -> bool:
 # ---------------------------------------------------------------------------------------------------------
 # MONEY
 
-_CURRENCIES = {
-    "CNY": ["元", "圆", "块", "块钱", "人民币", "¥", "RMB", "CNY"],
-    "HKD": ["港元", "港币", "港圆", "HK$", "HKD"],
-    "USD": ["美元", "美金", "US$", "$", "USD"],
-    "TWD": ["新台币", "台币", "NT$", "TWD"],
-    "EUR": ["欧元", "€", "EUR"],
-    "JPY": ["日元", "日圆", "円", "JPY"],
-    "GBP": ["英镑", "£", "GBP"],
-    "AUD": ["澳元", "澳大利亚元", "AUD"],
-    "MOP": ["澳门元", "澳门币", "MOP"],
-    "CAD": ["加元", "加拿大元", "CAD"],
-    "SGD": ["新加坡元", "新元", "SGD"],
-    "KRW": ["韩元", "KRW"],
-    "CHF": ["瑞士法郎", "CHF"],
-    "RUB": ["卢布", "RUB"],
-    "THB": ["泰铢", "THB"],
-    "INR": ["印度卢比", "INR"],
-    "NZD": ["新西兰元", "纽元", "NZD"],
-}
-_GENERIC = {"元", "圆", "块", "块钱"}
-_CUR_CODE = {word.upper(): code for code, words in _CURRENCIES.items() for word in words}
+_GENERIC = GENERIC_CURRENCY
+_CUR_CODE = {word.upper(): code for code, words in CURRENCIES.items() for word in words}
 _CUR_RE = re.compile("|".join(map(re.escape, sorted(_CUR_CODE, key=len, reverse=True))), re.I)
 _CUR = "\x00"  # stands in for a currency word once it has been read
 
@@ -285,7 +279,8 @@ def _parse_money(text: str) -> Optional[MoneyValue]:
 
 _R_RUN = rf"[{_NUM_CHARS}{_MARKS}]+"
 _RATIO = re.compile(
-    rf"(?P<den>{_R_RUN})分之(?P<num>{_R_RUN})"
+    rf"(?<![0-9.])(?P<fnum>[0-9]+)/(?P<fden>[0-9]+)(?![0-9/])"
+    rf"|(?P<den>{_R_RUN})分之(?P<num>{_R_RUN})"
     rf"|(?P<n>{_R_RUN})(?P<suf>%|‰|‱|个?百分点|成(?P<tail>[〇零一二两三四五六七八九半0-9](?![0-9十百千万亿点.]))?)"
     rf"|(?P<bare>{_R_RUN})"
 )
@@ -302,6 +297,9 @@ def parse_ratio(text: str) -> Optional[RatioValue]:
 
 def _ratio_item(m: re.Match):
     """One ratio expression -> (kind, (value, approx), denominator); a bare numeral has kind and denominator None."""
+    if m.group("fnum") is not None:  # 1/3
+        den = Decimal(m.group("fden"))
+        return ("den", (Decimal(m.group("fnum")), False), den) if den else None
     if m.group("den") is not None:
         d, _ = _read_side(re.sub(r"^(?=[百千万亿])", "一", m.group("den")))  # 万分之三
         if not isinstance(d, Decimal) or not d:

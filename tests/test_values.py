@@ -269,3 +269,83 @@ def test_never_raises(text):
     assert ratio is None or isinstance(ratio, RatioValue)
     for label in ("MONEY", "RATIO"):
         assert set(parse_value(label, text)) == {"value", "unit", "approximate"}
+
+
+# jionlp's own money-parser cases (its test/test_money_parser.py), with this package's documented semantics:
+# approximators give the base value with approximate=True, ranges give [low, high]
+JIONLP_CASES = [
+    ("82，225.00元", 82225, "CNY"), ("25481港元", 25481, "HKD"), ("45564.44美元", 45564.44, "USD"),
+    ("1.2万元", 12000, "CNY"), ("3千万亿日元", 3 * 10**15, "JPY"), ("新台币 177.1 亿元", 17710000000, "TWD"),
+    ("六十四万零一百四十三元一角七分", 640143.17, "CNY"), ("壹万二千三百四十五元", 12345, "CNY"),
+    ("三百万", 3000000, "CNY"), ("肆佰叁拾萬", 4300000, "CNY"), ("肆佰叁拾萬圆", 4300000, "CNY"),
+    ("二十五万三千二百泰铢", 253200, "THB"), ("两个亿卢布", 200000000, "RUB"), ("十块三毛", 10.3, "CNY"),
+    ("一百三十五块六角七分钱", 135.67, "CNY"), ("港币两千九百六十元", 2960, "HKD"), ("约4.287亿美元", 428700000, "USD"),
+    ("近700万元", 7000000, "CNY"), ("不到1.9万台币", 19000, "TWD"), ("3000多欧元", 3000, "EUR"),
+    ("几十万块", 100000, "CNY"), ("人民币数十亿元", 1000000000, "CNY"), ("数十亿元人民币", 1000000000, "CNY"),
+    ("十几块钱", 10, "CNY"), ("大约十多欧元", 10, "EUR"), ("1万-5万元", [10000, 50000], "CNY"),
+    ("1万元--5万元", [10000, 50000], "CNY"), ("2——3万港币", [20000, 30000], "HKD"),
+    ("两到三万港元", [20000, 30000], "HKD"), ("十八至三十万日元", [180000, 300000], "JPY"),
+    ("两到三仟澳元", [2000, 3000], "AUD"), ("一百二十到一百五十万元", [1200000, 1500000], "CNY"),
+    ("一千到两千万元人民币", [10000000, 20000000], "CNY"), ("七千到九千亿元", [7 * 10**11, 9 * 10**11], "CNY"),
+    ("八百到九百亿泰铢", [8 * 10**10, 9 * 10**10], "THB"), ("八九亿韩元", [800000000, 900000000], "KRW"),
+    ("三五百块", [300, 500], "CNY"), ("四五千块钱", [4000, 5000], "CNY"),
+]
+
+
+def test_jionlp_money_cases():
+    wrong = []
+    for text, value, currency in JIONLP_CASES:
+        money = parse_money(text)
+        if money is None or money.currency != currency or money.value != value:
+            wrong.append((text, money))
+    assert len(JIONLP_CASES) - len(wrong) >= 36, wrong
+
+
+@pytest.mark.parametrize("text, decoded, label, expected, value", [
+    ("增速下降-1.5%。", "1.5%", "RATIO", "-1.5%", -0.015),
+    ("增速为负3.2%。", "3.2%", "RATIO", "负3.2%", -0.032),
+    ("增速为百分之负二。", "百分之负二", "RATIO", "百分之负二", -0.02),
+    ("投入NT$300万。", "300万", "MONEY", "NT$300万", 3000000),
+    ("投入€3.2亿。", "3.2亿", "MONEY", "€3.2亿", 320000000),
+    ("投入£200万。", "200万", "MONEY", "£200万", 2000000),
+    ("投入数亿元。", "亿元", "MONEY", "数亿元", 100000000),
+    ("投入1.2e6元。", "1.2e6元", "MONEY", "1.2e6元", 1200000),
+    ("比例为5‰至8‰。", "8‰", "RATIO", "5‰至8‰", [0.005, 0.008]),
+    ("捐款5000泰铢。", "5000泰铢", "MONEY", "5000泰铢", 5000),
+    ("捐款300法郎。", "300法郎", "MONEY", "300法郎", 300),
+    ("占1/3。", "1/3", "RATIO", "1/3", 1 / 3),
+    ("投入3个亿。", "3个亿", "MONEY", "3个亿", 300000000),
+    ("花了十块三毛。", "十块三毛", "MONEY", "十块三毛", 10.3),
+])
+def test_span_rules_keep_what_the_parser_reads(text, decoded, label, expected, value):
+    from nlp.rules import apply_rules
+    from nlp.values import parse_value
+
+    start = text.find(decoded)
+    spans = apply_rules(text, [(start, start + len(decoded), label, 0.9)])
+    assert [(text[s:e], lab) for s, e, lab, _ in spans] == [(expected, label)]
+    assert parse_value(label, expected)["value"] == pytest.approx(value)
+
+
+def test_every_currency_the_parser_knows_is_accepted_by_the_span_rules():
+    from nlp.lang import currency_words
+    from nlp.rules import apply_rules
+
+    for word, code in currency_words().items():
+        text = f"捐款5000{word}。" if word.isalpha() and not word.isascii() else f"捐款{word}5000。"
+        surface = text[2:-1]
+        spans = apply_rules(text, [(2, len(text) - 1, "MONEY", 0.9)])
+        assert [(text[s:e], label) for s, e, label, _ in spans] == [(surface, "MONEY")], word
+        assert parse_money(surface).currency == code, word
+
+
+def test_traditional_currency_forms_match_opencc():
+    import opencc
+
+    from nlp.lang import CURRENCIES, currency_words
+
+    s2t = opencc.OpenCC("s2t").convert
+    words = currency_words()
+    for names in CURRENCIES.values():
+        for name in names:
+            assert s2t(name) in words, name
