@@ -27,7 +27,7 @@ from nlp.inference import PRECISION_HELP, PRECISIONS
 LABEL_COLORS = {"INSTITUTION": "#7aecec", "PROGRAMME": "#feca74", "MONEY": "#a6e22d", "RATIO": "#c887fb"}
 """displaCy background colour per label (``--format html``)."""
 
-TSV_COLUMNS = ("id", "start", "end", "label", "text", "score", "value", "unit", "approximate", "canonical")
+TSV_COLUMNS = ("id", "start", "end", "label", "text", "score", "value", "unit", "approximate", "canonical", "error")
 STDIN = "-"
 _BINARY_SNIFF_BYTES = 8192
 
@@ -58,9 +58,16 @@ def _os_reason(err: OSError) -> str:
 
 def decode_text(data: bytes, name: str) -> tuple[str | None, str | None]:
     """``(text, None)`` for UTF-8 text, ``(None, error)`` for binary data or invalid UTF-8 (with line and byte)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its byte-order mark
+        try:
+            return data.decode("utf-16"), None
+        except UnicodeDecodeError as err:
+            return None, f"{name}: invalid UTF-16 at byte offset {err.start} ({err.reason})"
     nul = data.find(b"\x00")
     if nul >= 0:
         return None, f"{name}: binary file (NUL byte at byte offset {nul}), not UTF-8 text"
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # a UTF-8 byte-order mark is not text: offsets index what follows it
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as err:
@@ -86,6 +93,8 @@ def read_text_file(path: Path, doc_id: str) -> Document:
 def iter_jsonl(lines: Iterable[bytes], name: str, text_field: str, id_field: str) -> Iterator[Document]:
     """Documents from JSONL lines; a bad line becomes an error record naming ``name:line`` (blank lines skipped)."""
     for number, raw in enumerate(lines, 1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]  # a UTF-8 byte-order mark before the first record
         if not raw.strip():
             continue
         fallback_id = where(name, number)
@@ -142,6 +151,14 @@ def read_jsonl_file(path: Path, text_field: str, id_field: str) -> Iterator[Docu
             head = handle.peek(_BINARY_SNIFF_BYTES)[:_BINARY_SNIFF_BYTES] if hasattr(handle, "peek") else b""
         except OSError as err:
             yield Document(str(path), error=f"{path}: cannot read ({_os_reason(err)})")
+            return
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 JSONL with its byte-order mark
+            try:
+                lines = handle.read().decode("utf-16").encode("utf-8").splitlines(keepends=True)
+            except (OSError, UnicodeDecodeError) as err:
+                yield Document(str(path), error=f"{path}: unreadable UTF-16 ({err})")
+                return
+            yield from iter_jsonl(lines, str(path), text_field, id_field)
             return
         nul = head.find(b"\x00")
         if nul >= 0:
@@ -303,8 +320,11 @@ class Writer:
                 self.stream.write(json_line(doc.record()))
         elif self.format == "tsv":
             for doc in docs:
-                for e in doc.entities:
-                    row = [doc.id] + [e.get(key) for key in TSV_COLUMNS[1:]]
+                # one row per entity; a document with none, or with an error, still gets one row (empty cells)
+                rows = [[doc.id] + [e.get(key) for key in TSV_COLUMNS[1:-1]] + [None] for e in doc.entities]
+                if not rows:
+                    rows = [[doc.id] + [None] * (len(TSV_COLUMNS) - 2) + [doc.error]]
+                for row in rows:
                     self.stream.write("\t".join(_tsv_cell(cell) for cell in row) + "\n")
         else:
             self._write_html(docs)

@@ -276,7 +276,9 @@ def train(config: Config, output_dir: Path, *, progress: bool = True) -> dict:
         epoch_examples = epochs[epoch]
         batches = batches_by_length(featurize(epoch_examples, tokenizer, label2id), t.batch_size, rng)
         total, count = 0.0, 0
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{t.epochs}", disable=not progress, leave=False)
+        # the bar only on a terminal: in a log file its redraws would be thousands of lines; the epoch lines stay
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{t.epochs}", disable=not progress or not sys.stderr.isatty(),
+                   leave=False)
         for batch in bar:
             ids, mask, labels = (x.to(device) for x in collate(batch, tokenizer.pad_token_id))
             logits = model(input_ids=ids, attention_mask=mask).logits
@@ -364,6 +366,8 @@ def save_model(model, tokenizer, output_dir: Path, config: Config) -> None:
         for name in NOTICE_FILES:
             if (base / name).is_file():
                 shutil.copy(base / name, tmp / name)
+    for path in tmp.iterdir():  # some writers create 0600 files; a model directory is meant to be shared
+        path.chmod(0o644)
     if output_dir.exists():
         shutil.rmtree(output_dir)
     tmp.rename(output_dir)

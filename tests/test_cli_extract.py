@@ -222,8 +222,9 @@ def test_tsv_format(extract, fake_model, tmp_path):
     assert lines[0].split("\t") == list(extract_cli.TSV_COLUMNS)
     rows = [line.split("\t") for line in lines[1:]]
     assert rows == [
-        [str(path), "0", "6", "INSTITUTION", "北京天坛医院", "0.9", "", "", "", "北京天坛医院"],
-        [str(path), "10", "15", "MONEY", "300万元", "0.9", "3000000", "CNY", "false", ""],
+        [str(path), "0", "6", "INSTITUTION", "北京天坛医院", "0.9", "", "", "", "北京天坛医院", ""],
+        [str(path), "10", "15", "MONEY", "300万元", "0.9", "3000000", "CNY", "false", "", ""],
+        [str(tmp_path / "b.txt")] + [""] * 10,  # a document with no entity still has its row
     ]
 
 
@@ -404,3 +405,25 @@ def test_a_full_disk_is_one_line_and_its_own_exit_status(extract, fake_model, mo
     code, _, err = extract(tmp_path / "a.txt", "-o", tmp_path / "out.jsonl")
     assert code == 3 and "no space left on device" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_tsv_has_a_row_for_an_error(extract, fake_model, tmp_path):
+    (tmp_path / "bad.txt").write_bytes(b"\xff")
+    code, out, _ = extract(tmp_path / "bad.txt", "--format", "tsv")
+    row = out.splitlines()[1].split("\t")
+    assert code == 1 and row[0] == str(tmp_path / "bad.txt") and "invalid UTF-8" in row[-1]
+
+
+def test_byte_order_marks(extract, fake_model, tmp_path):
+    text = "在北京天坛医院"
+    (tmp_path / "u16.txt").write_bytes(text.encode("utf-16"))
+    (tmp_path / "u8.txt").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    (tmp_path / "u8.jsonl").write_bytes(b"\xef\xbb\xbf" + '{"id": "r1", "text": "在北京天坛医院"}\n'.encode("utf-8"))
+    (tmp_path / "u16.jsonl").write_bytes('{"id": "r2", "text": "在北京天坛医院"}\n'.encode("utf-16"))
+    for name, doc_id in (("u16.txt", None), ("u8.txt", None), ("u8.jsonl", "r1"), ("u16.jsonl", "r2")):
+        code, out, _ = extract(tmp_path / name)
+        (record,) = [json.loads(line) for line in out.splitlines()]
+        assert code == 0 and record["error"] is None, name
+        assert record["id"] == (doc_id or str(tmp_path / name))
+        # offsets index the text after the byte-order mark
+        assert [(e["start"], e["text"]) for e in record["entities"]] == [(0, "在北京天坛医院")], name

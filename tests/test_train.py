@@ -18,6 +18,7 @@ def test_tiny_training_loop_end_to_end(tiny_config, tmp_path):
     assert losses[-1] < losses[0] * 0.8, losses  # loss falls
     assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
     assert (out / "tokenizer.json").is_file()
+    assert all(path.stat().st_mode & 0o777 == 0o644 for path in out.iterdir())  # readable by all, like any file
     saved = json.loads((out / "training.json").read_text())
     assert saved["eval_documents"] == ["002_c7556de24680051a.txt"]
     assert set(saved["eval_scores"]) == {"INSTITUTION", "PROGRAMME", "MONEY", "RATIO", "micro"}
