@@ -22,6 +22,22 @@ PRECISIONS = ("auto", "float32", "bfloat16", "float16", "int8")
 PRECISION_HELP = ("matrix-product precision: auto (default: bfloat16 on CPUs with native bfloat16, float16 on CUDA, "
                   "else float32), float32, bfloat16, float16 (CUDA) or int8 (CPU, costs accuracy)")
 
+_FORK_HOOK = []
+
+
+def _one_thread_after_fork() -> None:
+    """A process forked after torch ran (spaCy ``pipe(n_process=2)``, multiprocessing) would deadlock on the
+    parent's OpenMP thread pool at its first matrix product; a forked child computes on one thread instead (the
+    processes share the cores anyway)."""
+    if not _FORK_HOOK:
+        import os
+
+        import torch
+
+        os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
+        _FORK_HOOK.append(True)
+
+
 def resolve_device(device: str = "auto") -> str:
     """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` without a GPU is an error."""
     import torch
@@ -73,6 +89,7 @@ class Predictor:
                  precision: str = "auto", rules: bool = True, programme_list: bool = True):
         import torch
 
+        _one_thread_after_fork()
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         if model is None:

@@ -113,3 +113,20 @@ def test_two_pipelines_keep_their_own_batch_size(tiny_model_dir):
     a.get_pipe("nlp_entities").batch_size, b.get_pipe("nlp_entities").batch_size = 2, 7
     list(a.pipe(["国务院"] * 3))
     assert a.get_pipe("nlp_entities").predictor.batch_size == b.get_pipe("nlp_entities").predictor.batch_size
+
+
+def test_pipe_with_two_processes_after_use_in_the_parent(tiny_model_dir, tmp_path):
+    """torch has run in the parent before spaCy forks its workers: they must not deadlock."""
+    import subprocess
+    import sys
+
+    script = (
+        "import nlp\n"
+        f"pipe = nlp.load({str(tiny_model_dir)!r}, device='cpu')\n"
+        "pipe('国务院投入3亿元')\n"
+        "docs = list(pipe.pipe(['国务院投入3亿元。'] * 6, n_process=2, batch_size=2))\n"
+        "print(len(docs))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "6"
