@@ -20,6 +20,7 @@ fragments = st.one_of(
     st.sampled_from(["《", "》", "“", "”", "「", "」", "『", "』", "\"", "'", "《《》》", "“”“"]),  # quote soup
     st.sampled_from(["医院", "人民医院", "1300餘萬元", "5.48%", "百分之八十", "九成", "卫生院", "健康扶贫"]),
     st.text(max_size=6),  # anything
+    st.sampled_from(["\ud800", "\udfff", "\ud83d", "\udc00x", "\ufffe", "\uffff", "\U0010ffff"]),  # invalid
     st.builds(lambda c, n: c * n, st.sampled_from(["院", "元", "%", " ", "a", "。"]), st.integers(1, 300)),
 )
 fuzz_texts = st.lists(fragments, max_size=12).map("".join)
@@ -143,3 +144,35 @@ def test_spans_are_reported_once_where_windows_overlap(tiny_model_dir):
     spans = predictor.predict([text])[0]
     assert len({(s, e) for s, e, *_ in spans}) == len(spans)
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                           lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4),
+                                                                                             children, max_size=3),
+                           max_leaves=6)
+jsonl_lines = st.one_of(
+    st.builds(lambda i, t: json.dumps({"id": f"r{i}", "text": t}), st.integers(0, 10**6), fuzz_texts),
+    json_values.map(json.dumps),
+    st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(jsonl_lines, min_size=1, max_size=6), raw=st.binary(max_size=200))
+def test_cli_fuzz_random_json_and_bytes(tiny_model_dir, tmp_path_factory, lines, raw):
+    """Random JSON, random bytes: exit 0 or 1, one record per input line with text, never a traceback."""
+    # the CLI runs in-process: an uncaught exception (a traceback) fails the test
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "in.jsonl").write_bytes("\n".join(lines).encode("utf-8", "surrogatepass") + b"\n")
+    (folder / "raw.txt").write_bytes(raw)
+    out = folder / "out.jsonl"
+    code = main(["extract", str(folder / "in.jsonl"), str(folder / "raw.txt"), "-o", str(out),
+                 "--model", str(tiny_model_dir), "--device", "cpu", "--quiet"])
+    assert code in (0, 1)
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    non_blank = [line for line in "\n".join(lines).encode("utf-8", "surrogatepass").split(b"\n") if line.strip()]
+    assert len(records) >= 1
+    assert len(records) <= len(non_blank) + 1
+    assert all(set(r) == {"id", "entities", "error"} for r in records)
+    assert len({json.dumps(r["id"]) for r in records}) == len(records)  # each id exactly once
