@@ -85,7 +85,7 @@ class Predictor:
     """
 
     def __init__(self, model_dir: Path | str | None = None, device: str = "auto", *, model=None, tokenizer=None,
-                 batch_size: int = 32, window_chars: int | None = None, decoding: str = "marginal",
+                 batch_size: int = 32, window_chars: int | None = None, decoding: str = "viterbi",
                  precision: str = "auto", rules: bool = True, programme_list: bool = True):
         import torch
 
