@@ -56,6 +56,3 @@ def currency_words() -> dict[str, str]:
                 words[form] = code
     return words
 
-
-def is_generic_currency(word: str) -> bool:
-    return word.translate(str.maketrans("塊錢圓", "块钱圆")) in GENERIC_CURRENCY

@@ -8,6 +8,8 @@ trims characters that can never be an entity edge (whitespace, enclosing punctua
 """
 from __future__ import annotations
 
+import unicodedata
+
 from dataclasses import dataclass
 
 from nlp.schema import bio_labels
@@ -112,8 +114,6 @@ def boundary_misalignment(encoding: PieceEncoding, spans: list[tuple[int, int, s
 def _edge_junk(char: str) -> bool:
     """Whitespace, enclosing punctuation, and symbols that never begin or end a mention: emoji and other
     pictographs (category So), modifier symbols (Sk), variation selectors. Currency signs (Sc) stay."""
-    import unicodedata
-
     return (char.isspace() or char in ENCLOSING or unicodedata.category(char) in ("So", "Sk")
             or "\ufe00" <= char <= "\ufe0f")
 
@@ -244,10 +244,9 @@ def decode_viterbi(text: str, encoding: PieceEncoding, probs, id2label: dict[int
     characters; a span's score is the mean probability of its pieces' tags."""
     owned = [i for i, span in enumerate(encoding.char_spans) if span is not None]
     path = viterbi_tags([probs[i] for i in owned], id2label)
-    tag_ids = [0] * len(encoding.char_spans)
-    scores = [0.0] * len(encoding.char_spans)
     outside = next(i for i, tag in id2label.items() if tag == "O")
     tag_ids = [outside] * len(encoding.char_spans)
+    scores = [0.0] * len(encoding.char_spans)
     for i, tag in zip(owned, path):
         tag_ids[i], scores[i] = tag, probs[i][tag]
     return decode(text, encoding, tag_ids, scores, id2label)

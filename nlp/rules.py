@@ -409,8 +409,11 @@ def apply_rules(text: str, spans: list[Span], programme_list: bool = True) -> li
     ``programme_list`` the known names of ``nlp/resources/programmes.yaml`` neither add nor cut spans."""
     from nlp.pieces import trim_span
 
-    trimmed = [(*trim_to_grammar(text, *trim_span(text, s, e), label), label, score) for s, e, label, score in spans
-               if trim_span(text, s, e)[0] < trim_span(text, s, e)[1]]
+    trimmed = []
+    for s, e, label, score in spans:
+        s, e = trim_span(text, s, e)
+        if s < e:
+            trimmed.append((*trim_to_grammar(text, s, e, label), label, score))
     result = []
     for span in join_touching(trimmed):
         start, end, label, _ = span
