@@ -233,7 +233,7 @@ def _unescape_char(token: str) -> str:
 
 def char_tags(doc: Document) -> list[str]:
     """One BIO tag per character of ``doc.text``."""
-    from nlp.metrics import char_bio
+    from nlp.spans import char_bio
 
     return char_bio(len(doc.text), doc.entities)
 

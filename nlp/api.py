@@ -1,4 +1,4 @@
-"""Python API: ``nlp.extract(text)``, ``nlp.extract_many(texts)``, ``nlp.load()``.
+"""Python API (the facade): ``nlp.extract(text)``, ``nlp.extract_many(texts)``, ``nlp.load()``.
 
 The default model (``models/default``) is loaded once per process and device.
 """
@@ -7,44 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from nlp.schema import NAME_LABELS, VALUE_LABELS, Entity
-
-_PREDICTORS: dict = {}
-
-
-def get_predictor(model: str | Path | None = None, device: str = "auto", precision: str = "auto"):
-    """A cached :class:`~nlp.inference.Predictor` for ``model`` (default: the shipped model)."""
-    from nlp.inference import Predictor, resolve_device, resolve_precision
-    from nlp.paths import DEFAULT_MODEL_DIR
-
-    path = Path(model) if model else DEFAULT_MODEL_DIR
-    device = resolve_device(device)
-    key = (str(path.resolve()), device, resolve_precision(precision, device))
-    if key not in _PREDICTORS:
-        _PREDICTORS[key] = Predictor(path, device=device, precision=key[2])
-    return _PREDICTORS[key]
-
-
-def canonical_name(surface: str) -> str:
-    """A name's canonical form: scrape noise removed, whitespace dropped, simplified script (OpenCC t2s)."""
-    from nlp.text import clean, to_simplified
-
-    return "".join(to_simplified(clean(surface).text).split())
-
-
-def make_entity(text: str, start: int, end: int, label: str, score: float) -> Entity:
-    """The entity record for span ``text[start:end]``, with parsed value or canonical name."""
-    from nlp.text import clean
-    from nlp.values import parse_value
-
-    surface = text[start:end]
-    entity = Entity(surface, label, start, end, round(float(score), 4))
-    if label in VALUE_LABELS:
-        parsed = parse_value(label, clean(surface).text)
-        entity.value, entity.unit, entity.approximate = parsed["value"], parsed["unit"], parsed["approximate"]
-    elif label in NAME_LABELS:
-        entity.canonical = canonical_name(surface)
-    return entity
+from nlp.entities import canonical_name, get_predictor, make_entity  # noqa: F401 (public re-exports)
 
 
 def extract_many(texts: Iterable[str], batch_size: int = 32, model: str | Path | None = None,

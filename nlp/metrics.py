@@ -2,18 +2,9 @@
 from __future__ import annotations
 
 from nlp.schema import LABELS
+from nlp.spans import char_bio
 
 Spans = list[tuple[int, int, str]]
-
-
-def char_bio(length: int, spans) -> list[str]:
-    """IOB2 tag per character for non-overlapping ``(start, end, label, ...)`` spans."""
-    tags = ["O"] * length
-    for start, end, label, *_ in spans:
-        tags[start] = f"B-{label}"
-        for i in range(start + 1, end):
-            tags[i] = f"I-{label}"
-    return tags
 
 
 def span_scores(texts_len: list[int], gold: list[Spans], predicted: list[Spans], labels=LABELS) -> dict:

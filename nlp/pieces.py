@@ -87,7 +87,7 @@ def encode_texts(tokenizer, texts: list[str], max_length: int = 512) -> list[Pie
 
 def piece_labels(encoding: PieceEncoding, spans: list[tuple[int, int, str]], label2id: dict[str, int]) -> list[int]:
     """Label id per piece for gold character spans (``IGNORE_INDEX`` for pieces that own no characters)."""
-    from nlp.metrics import char_bio
+    from nlp.spans import char_bio
 
     length = max((span[1] for span in encoding.char_spans if span), default=0)
     char_tag = char_bio(max(length, max((e for _, e, _ in spans), default=0)), spans)

@@ -66,7 +66,7 @@ class EntityRecognizer:
 
     @property
     def predictor(self):
-        from nlp.api import get_predictor
+        from nlp.entities import get_predictor
 
         return get_predictor(self.model_dir, self.device, self.precision)
 
@@ -78,7 +78,7 @@ class EntityRecognizer:
         out before a long (or endless) stream has been read."""
         import itertools
 
-        from nlp.api import make_entity
+        from nlp.entities import make_entity
 
         size = batch_size or self.batch_size
         predictor = self.predictor
