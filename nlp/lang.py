@@ -1,5 +1,8 @@
-"""Language tables shared by the value parser (``nlp/values.py``) and the span rules (``nlp/rules.py``): one
-home, so that a currency the parser reads is also a currency the rules accept.
+"""Language tables, defined once: currencies, numerals, quotes and brackets, the OpenCC converters.
+
+Shared by the value parser (``nlp/values.py``), the span rules (``nlp/rules.py``), the pieces' edge trimming
+(``nlp/pieces.py``), the gold-data checks (``nlp/annotations.py``) and text cleaning (``nlp/text.py``): a currency
+the parser reads is also a currency the rules accept (``tests/test_values.py`` checks it).
 
 Currency words are listed in simplified script; :func:`currency_words` adds their traditional forms.
 """
@@ -42,13 +45,41 @@ APPROXIMATOR_CHARS = "多余餘来來"
 SIGN_CHARS = "-−－负負"
 
 
+
+def is_hanzi(char: str, compatibility: bool = True) -> bool:
+    """True for a CJK ideograph: the basic block, extension A, the ideographic planes 2 and 3 (extensions B and
+    later) and, unless ``compatibility`` is false, the compatibility ideographs (U+F900-FAFF, U+2F800-2FA1F).
+    The base-model builder leaves the compatibility forms out (they are not new characters)."""
+    code = ord(char)
+    if 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF:
+        return True
+    if 0xF900 <= code <= 0xFAFF or 0x2F800 <= code <= 0x2FA1F:
+        return compatibility
+    return 0x20000 <= code <= 0x3FFFF
+
+
+# quotes and brackets
+QUOTE_PAIRS = {"“": "”", "「": "」", "『": "』", "《": "》", "‘": "’", "〈": "〉"}
+"""Opening -> closing mark of the quotes and titles that may hold a quoted name (span rules)."""
+QUOTES = frozenset("“”‘’「」『』\"'")
+"""Quotation marks (not titles or brackets)."""
+ENCLOSING = frozenset("“”‘’「」『』《》〈〉()（）[]【】〔〕\"'")
+"""Every quote, title mark and bracket: never the edge of a span."""
+
+
+@lru_cache(maxsize=8)
+def converter(config: str = "t2s"):
+    """One cached OpenCC converter per configuration (``t2s``, ``s2t``, ``s2twp``, ...)."""
+    import opencc
+
+    return opencc.OpenCC(config)
+
+
 @lru_cache(maxsize=1)
 def currency_words() -> dict[str, str]:
     """Every currency word and symbol, simplified and traditional (OpenCC s2t, s2tw and s2hk forms, and the
     character-by-character one: 新台幣 and 新臺幣 both), -> its ISO code."""
-    import opencc
-
-    converters = [opencc.OpenCC(config).convert for config in ("s2t", "s2tw", "s2hk")]
+    converters = [converter(config).convert for config in ("s2t", "s2tw", "s2hk")]
     words = {}
     for code, names in CURRENCIES.items():
         for name in names:

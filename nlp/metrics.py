@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from nlp.schema import LABELS
-from nlp.spans import char_bio
+from nlp.spans import char_bio, overlaps
 
 Spans = list[tuple[int, int, str]]
 
@@ -128,19 +128,15 @@ def span_confusion(gold: list[Spans], predicted: list[Spans], labels=LABELS) -> 
                 continue
             if (start, end) in exact and exact[start, end] in table[label]:
                 outcome = exact[start, end]
-            elif _overlaps_any(start, end, predicted_spans):
+            elif overlaps(start, end, predicted_spans):
                 outcome = BOUNDARY
             else:
                 outcome = MISSED
             table[label][outcome] += 1
         for start, end, label, *_ in predicted_spans:
-            if label in table[SPURIOUS] and not _overlaps_any(start, end, gold_spans):
+            if label in table[SPURIOUS] and not overlaps(start, end, gold_spans):
                 table[SPURIOUS][label] += 1
     return table
-
-
-def _overlaps_any(start: int, end: int, spans) -> bool:
-    return any(s < end and start < e for s, e, *_ in spans)
 
 
 def confusion_svg(table: dict, title: str = "") -> str:

@@ -12,10 +12,10 @@ import unicodedata
 
 from dataclasses import dataclass
 
+from nlp.lang import ENCLOSING
 from nlp.schema import bio_labels
 
 IGNORE_INDEX = -100
-ENCLOSING = set("“”‘’「」『』《》〈〉()（）[]【】〔〕\"'")
 
 
 @dataclass

@@ -40,9 +40,11 @@ import functools
 import re
 from pathlib import Path
 
-from nlp.lang import APPROXIMATOR_CHARS, GENERIC_CURRENCY, NUMERAL_CHARS, SIGN_CHARS, currency_words
+from nlp.lang import (APPROXIMATOR_CHARS, GENERIC_CURRENCY, NUMERAL_CHARS, QUOTE_PAIRS, SIGN_CHARS,
+                      currency_words, is_hanzi)
 from nlp.places import is_place_name, place_length_at
 from nlp.schema import NAME_LABELS, VALUE_LABELS
+from nlp.spans import drop_overlaps, overlaps
 from nlp.values import parse_value
 
 Span = tuple[int, int, str, float]
@@ -83,8 +85,7 @@ _CURRENCY_BEFORE = re.compile("(?:" + "|".join(re.escape(w) for w in _BEFORE_NUM
                               + ")$")
 _MAX_CURRENCY_CHARS = max(len(w) for w in _BEFORE_NUMBER)
 # characters that introduce a name rather than begin one: prepositions, conjunctions, verbs of going and saying
-_QUOTES = {"“": "”", "「": "」", "『": "』", "《": "》", "‘": "’", "〈": "〉"}
-_QUOTE_CHARS = set(_QUOTES) | set(_QUOTES.values())
+_QUOTE_CHARS = set(QUOTE_PAIRS) | set(QUOTE_PAIRS.values())
 _MAX_QUOTED_CHARS = 40
 _QUOTE_STOP = set("。!！?？;；,，—\n")  # a quoted stretch with these is a sentence or title, not one name
 # a generic institution: only class modifiers before a type word (simplified; 县/市/区 short references not included)
@@ -204,7 +205,7 @@ def fix_value(text: str, span: Span) -> Span | None:
     by_unit = value_label(text, start, end)
     surface = text[start:end]
     if not by_unit:
-        standalone = end == len(text) or not _is_hanzi(text[end])
+        standalone = end == len(text) or not is_hanzi(text[end])
         if not (label == "MONEY" and standalone and set(surface) & _MAGNITUDE
                 and all(ch in NUMERAL or ch in _APPROX or ch in ".个個数數" for ch in surface)):
             return None  # 花费二十多万, 3个亿: money in context (annotation guidelines); else no value at all
@@ -235,10 +236,6 @@ def is_plain_word(surface: str) -> bool:
 
 def _has_letter(surface: str) -> bool:
     return any(ch.isalpha() for ch in surface)  # hanzi count as letters; digits and punctuation do not
-
-
-def _is_hanzi(char: str) -> bool:
-    return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
 
 
 def snap_to_place(text: str, start: int, end: int) -> int:
@@ -336,13 +333,13 @@ def extend_to_quotes(text: str, start: int, end: int) -> tuple[int, int]:
     open_at = start - 1
     while open_at >= max(0, end - _MAX_QUOTED_CHARS) and text[open_at] not in _QUOTE_CHARS | _QUOTE_STOP:
         open_at -= 1
-    if open_at < 0 or text[open_at] not in _QUOTES:
+    if open_at < 0 or text[open_at] not in QUOTE_PAIRS:
         return start, end
     close_at = end
     limit = min(len(text), open_at + _MAX_QUOTED_CHARS + 1)
     while close_at < limit and text[close_at] not in _QUOTE_CHARS | _QUOTE_STOP:
         close_at += 1
-    if close_at >= limit or text[close_at] != _QUOTES[text[open_at]]:
+    if close_at >= limit or text[close_at] != QUOTE_PAIRS[text[open_at]]:
         return start, end
     if any(ch in _QUOTE_CHARS for ch in text[start:end]):
         return start, end
@@ -446,17 +443,5 @@ def apply_rules(text: str, spans: list[Span], programme_list: bool = True) -> li
                 continue
         result.append(span)
     known = known_programmes(text) if programme_list else []
-    return drop_overlaps(result + [span for span in known if not _overlaps(span, result)])
+    return drop_overlaps(result + [span for span in known if not overlaps(span[0], span[1], result)])
 
-
-def _overlaps(span: Span, spans: list[Span]) -> bool:
-    return any(span[0] < other[1] and other[0] < span[1] for other in spans)
-
-
-def drop_overlaps(spans: list[Span]) -> list[Span]:
-    """Spans sorted by start, each overlapping one after the first (at equal starts: the longest) dropped."""
-    kept: list[Span] = []
-    for span in sorted(spans, key=lambda sp: (sp[0], sp[0] - sp[1])):
-        if not kept or span[0] >= kept[-1][1]:
-            kept.append(span)
-    return kept

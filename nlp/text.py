@@ -23,6 +23,8 @@ import re
 import unicodedata
 from typing import NamedTuple
 
+from nlp.lang import converter, is_hanzi  # noqa: F401 (is_hanzi re-exported)
+
 # Lowercase Latin letters as they appear in pinyin, tone-marked vowels included.
 _PINYIN_LETTERS = "a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüêńňǹḿ"
 _PINYIN_SYLLABLE = re.compile(
@@ -43,17 +45,6 @@ class CleanText(NamedTuple):
 
     text: str
     offsets: list[int]
-
-
-def is_hanzi(char: str) -> bool:
-    """True for CJK unified ideographs (basic block, extensions A-G, compatibility ideographs)."""
-    code = ord(char)
-    return (
-        0x4E00 <= code <= 0x9FFF
-        or 0x3400 <= code <= 0x4DBF
-        or 0x20000 <= code <= 0x3134F
-        or 0xF900 <= code <= 0xFAFF
-    )
 
 
 def _is_pinyin(gloss: str) -> bool:
@@ -134,20 +125,13 @@ def span_to_clean(offsets: list[int], start: int, end: int) -> tuple[int, int] |
     return clean_start, clean_end
 
 
-@functools.lru_cache(maxsize=8)
-def _converter(config: str):
-    import opencc
-
-    return opencc.OpenCC(config)
-
-
 def convert(text: str, config: str = "t2s") -> CleanText:
     """OpenCC conversion (``t2s``, ``s2t``, ``s2twp``, ...) with an offset map into ``text``.
 
     Where a phrase changes length, each output character maps proportionally into the source phrase, so that
     the first and last characters of any converted span still map inside ``text``.
     """
-    converted = _converter(config).convert(text)
+    converted = converter(config).convert(text)
     if len(converted) == len(text):
         return CleanText(converted, list(range(len(text))))
     offsets: list[int] = []
@@ -161,4 +145,4 @@ def convert(text: str, config: str = "t2s") -> CleanText:
 
 def to_simplified(text: str) -> str:
     """Simplified-Chinese form of ``text`` (OpenCC t2s)."""
-    return _converter("t2s").convert(text)
+    return converter("t2s").convert(text)

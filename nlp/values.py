@@ -27,10 +27,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
 from typing import Optional
 
-from nlp.lang import CURRENCIES, GENERIC_CURRENCY
+from nlp.lang import CURRENCIES, GENERIC_CURRENCY, converter
 from nlp.schema import Value
 
 __all__ = ["MoneyValue", "RatioValue", "parse_money", "parse_ratio", "parse_value"]
@@ -58,18 +57,6 @@ class RatioValue:
 
 _GLOSS = re.compile(r"[(（][a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüêńňǹḿ\u0300-\u036f]{1,8}[)）]")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-_FALLBACK_T2S = str.maketrans("萬億兩塊錢餘幾來數點圓幣臺歐鎊約貳陸參個", "万亿两块钱余几来数点圆币台欧镑约贰陆参个")
-
-
-@lru_cache(maxsize=1)
-def _t2s():
-    try:
-        import opencc
-
-        return opencc.OpenCC("t2s").convert
-    except Exception:  # pragma: no cover - opencc is a declared dependency
-        return lambda s: s.translate(_FALLBACK_T2S)
-
 
 _SCIENTIFIC = re.compile(r"(\d+(?:\.\d+)?)[eE]([+-]?\d{1,2})(?![0-9])")
 
@@ -81,7 +68,7 @@ def _expand_scientific(m: re.Match) -> str:
 def _normalise(text: str) -> str:
     text = _GLOSS.sub("", text)
     text = unicodedata.normalize("NFKC", text)
-    text = _t2s()(text)
+    text = converter("t2s").convert(text)
     text = "".join(text.split())
     text = _THOUSANDS.sub("", text)
     text = _SCIENTIFIC.sub(_expand_scientific, text)  # 1.2e6元
