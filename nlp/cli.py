@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from nlp.errors import NlpError
-from nlp.inference import PRECISION_HELP, PRECISIONS
+from nlp.inference import DEVICES, PRECISION_HELP, PRECISIONS
 
 
 def _cmd_base_build(args: argparse.Namespace) -> int:
@@ -66,11 +66,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from nlp.metrics import format_scores
     from nlp.paths import MODELS_DIR
 
-    config = load_config(Path(args.config), overrides=args.set)
+    # --epochs and --device are overrides like --set, so the config validator checks them too
+    overrides = list(args.set or [])
     if args.epochs is not None:
-        config.train.epochs = args.epochs
+        overrides.append(f"train.epochs={args.epochs}")
     if args.device:
-        config.train.device = args.device
+        overrides.append(f"train.device={args.device}")
+    config = load_config(Path(args.config), overrides=overrides)
     output = Path(args.output) if args.output else MODELS_DIR / Path(args.config).stem
     if args.cross_validate:
         from nlp.train import cross_validate
@@ -179,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value, e.g. --set augment.opencc=false (repeatable)")
     train.add_argument("--epochs", type=int, help="override train.epochs")
-    train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override train.device")
+    train.add_argument("--device", choices=DEVICES, help="override train.device")
     train.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     train.set_defaults(handler=_cmd_train)
 
@@ -194,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--output", help="also write the scores as JSON here")
     evaluate.add_argument("--confusion", metavar="SVG",
                           help="also draw where each gold mention went (label, wrong edges, missed) as an SVG image")
-    evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluate.add_argument("--device", default="auto", choices=DEVICES)
     evaluate.add_argument("--folds", action="store_true",
                           help="MODEL is a cross-validation run (nlp train --cross-validate): score each fold-<id> "
                                "model on its held-out document, per fold and pooled")
@@ -212,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="speed, latency, memory and cold start vs the transformers pipeline")
     bench.add_argument("--model", help="model directory (default: the shipped model)")
-    bench.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    bench.add_argument("--device", default="auto", choices=DEVICES)
     bench.add_argument("--chars", type=int, default=200_000, help="characters of seed text to run (default 200000)")
     bench.add_argument("--batch-size", type=int, default=32)
     bench.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")

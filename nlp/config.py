@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nlp.errors import NlpError
+from nlp.inference import DEVICES
 from nlp.schema import LABELS
 
 
@@ -120,7 +121,7 @@ class Config:
 
 
 _CHOICES = {
-    "train.device": {"auto", "cpu", "cuda"},
+    "train.device": set(DEVICES),
     "model.save_dtype": {"float16", "float32"},
 }
 

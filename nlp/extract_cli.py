@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from nlp.errors import NlpError, OutputError, where
-from nlp.inference import PRECISION_HELP, PRECISIONS
+from nlp.inference import DEVICES, PRECISION_HELP, PRECISIONS
 
 LABEL_COLORS = {"INSTITUTION": "#7aecec", "PROGRAMME": "#feca74", "MONEY": "#a6e22d", "RATIO": "#c887fb"}
 """displaCy background colour per label (``--format html``)."""
@@ -588,7 +588,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
                         help=".txt file, directory (its *.txt files, recursively), .jsonl file, or - for stdin "
                              "(default: stdin when it is not a terminal)")
     parser.add_argument("--model", help="model directory (default: the shipped model, models/default)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--device", default="auto", choices=DEVICES)
     parser.add_argument("--precision", default="auto", choices=PRECISIONS, help=PRECISION_HELP)
     parser.add_argument("--batch-size", type=int, default=32, metavar="N", help="documents per model batch (32)")
     parser.add_argument("--output", "-o", metavar="FILE",

@@ -18,6 +18,8 @@ from nlp.windows import context_windows
 
 DEFAULT_WINDOW_CHARS = 128
 WINDOW_CONTEXT_CHARS = 32  # longer than any name in the gold data, short enough to keep windows cheap
+DEVICES = ("auto", "cpu", "cuda")
+"""Device choices of every command and config (``auto``: CUDA when available)."""
 PRECISIONS = ("auto", "float32", "bfloat16", "float16", "int8")
 PRECISION_HELP = ("matrix-product precision: auto (default: bfloat16 on CPUs with native bfloat16, float16 on CUDA, "
                   "else float32), float32, bfloat16, float16 (CUDA) or int8 (CPU, costs accuracy)")

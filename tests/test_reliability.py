@@ -10,7 +10,7 @@ import nlp
 from nlp.cli import main
 from nlp.schema import LABELS
 
-FUZZ_EXAMPLES = int(os.environ.get("NLP_FUZZ_EXAMPLES", "2000"))
+FUZZ_EXAMPLES = int(os.environ.get("NLP_FUZZ_EXAMPLES", "2000"))  # the slow run; the default run tries 100
 
 fragments = st.one_of(
     st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF), max_size=8),  # CJK
@@ -36,9 +36,16 @@ def check_entities(text, entities):
         assert e["label"] in LABELS
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(fuzz_texts)
 def test_extract_never_raises_and_spans_are_exact(tiny_model_dir, text):
+    check_entities(text, nlp.extract(text, model=tiny_model_dir, device="cpu"))
+
+
+@pytest.mark.slow
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(fuzz_texts)
+def test_extract_never_raises_and_spans_are_exact_long_run(tiny_model_dir, text):
     check_entities(text, nlp.extract(text, model=tiny_model_dir, device="cpu"))
 
 
@@ -58,6 +65,7 @@ def test_odd_inputs_give_exact_results_or_nothing(tiny_model_dir, text):
         assert nlp.extract(text, model=tiny_model_dir, device="cpu") == []
 
 
+@pytest.mark.slow
 def test_one_megabyte_document(tiny_model_dir):
     seeds = "".join(open(f"seeds/{n}", encoding="utf-8").read() for n in sorted(os.listdir("seeds")))
     text = (seeds * (1_000_000 // len(seeds) + 1))[:1_000_000]
@@ -65,6 +73,7 @@ def test_one_megabyte_document(tiny_model_dir):
     check_entities(text, entities)
 
 
+@pytest.mark.slow
 def test_one_megabyte_without_any_sentence_break(tiny_model_dir):
     text = "医" * 300_000
     check_entities(text, nlp.extract(text, model=tiny_model_dir, device="cpu"))

@@ -10,6 +10,7 @@ from nlp.train import train
 from nlp.paths import PROJECT_ROOT as ROOT
 
 
+@pytest.mark.slow
 def test_tiny_training_loop_end_to_end(tiny_config, tmp_path):
     out = tmp_path / "model"
     record = train(tiny_config, out, progress=False)
@@ -53,6 +54,7 @@ def test_saved_model_reloads_and_predicts_the_same_labels(tiny_config, tmp_path)
                            hf_model.eval()(input_ids=ids, attention_mask=mask).logits.argmax(-1))
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_same_scores(tiny_config, tmp_path):
     config = replace(tiny_config, train=replace(tiny_config.train, epochs=1))
     first = train(config, tmp_path / "a", progress=False)
@@ -164,6 +166,7 @@ def _write_passages(path, docs):
     path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_extra_sources_are_sampled_into_every_epoch(tiny_config, tmp_path):
     passages = []
     for i in range(20):
@@ -209,6 +212,7 @@ def test_bad_extra_source_is_one_clear_error(tmp_path):
         config_from_dict({"data": {"extra": [{"path": "x.jsonl", "share": 0}]}}, "c.yaml")
 
 
+@pytest.mark.slow
 def test_retraining_gives_identical_weights_whatever_the_hash_seed(tmp_path):
     """Two processes with different PYTHONHASHSEED train the tiny config to byte-identical weights."""
     import hashlib
@@ -261,6 +265,19 @@ def test_bad_model_settings_are_one_clear_error(tmp_path, capsys, override, mess
 
     code = main(["train", str(ROOT / "configs" / "tiny.yaml"), "--output", str(tmp_path / "m"), "--set", override,
                  "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "-1"], "train.epochs"),
+    (["--epochs", "0"], "train.epochs"),
+])
+def test_command_line_overrides_go_through_the_config_validator(tmp_path, capsys, flags, message):
+    from nlp.cli import main
+
+    code = main(["train", str(ROOT / "configs" / "tiny.yaml"), "--output", str(tmp_path / "m"), "--quiet", *flags])
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "m").exists()
