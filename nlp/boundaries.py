@@ -113,12 +113,13 @@ def snap_spans(text: str, spans, edges: set[int], labels=SNAP_LABELS, ties: str 
 
 
 def edge_alignment(tokenizer, docs, segmenters=("jieba",), labels=None, window_chars: int = 128,
-                   context: int = 32) -> dict:
+                   context: int = 32, simplify: bool = True) -> dict:
     """Per label: ``{"spans", "starts_in_piece", "ends_in_piece", "<segmenter>_starts", "<segmenter>_ends"}``,
     plus ``"all"``. Gold spans are mapped onto the cleaned text and counted in the inference window whose core
     holds their first character (as :class:`nlp.inference.Predictor` reports them); a span running past its
     window's end is counted under ``"past_window"`` and not measured. ``<segmenter>_starts``/``_ends``: edges on a
-    word boundary of that segmenter's segmentation of the window text."""
+    word boundary of that segmenter's segmentation of the window text (of its t2s form when ``simplify``, as
+    :func:`word_edges`)."""
     from nlp.pieces import encode_texts
     from nlp.text import clean, span_to_clean
     from nlp.windows import context_windows
@@ -146,7 +147,7 @@ def edge_alignment(tokenizer, docs, segmenters=("jieba",), labels=None, window_c
                 continue
             inside = piece_interiors(encoding)
             window_text = cleaned.text[w_start:w_end]
-            words = {s: word_edges(window_text, s) for s in segmenters}
+            words = {s: word_edges(window_text, s, simplify) for s in segmenters}
             for start, end, label in mine:
                 for key in (label, "all"):
                     r = row(key)
