@@ -119,7 +119,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         from nlp.train import predict_documents, score_documents
 
         predictor = Predictor(Path(args.model), device, precision=precision, rules=args.rules,
-                              programme_list=args.programme_list, decoding=args.decoding)
+                              programme_list=args.programme_list, decoding=args.decoding,
+                              boundaries=args.boundaries)
         predicted = predict_documents(predictor, docs)
         result = {"precision": precision, "rules": args.rules, "scores": score_documents(docs, predicted)}
         print(format_scores(result["scores"], f"{args.model} on {data} (seqeval strict, exact spans; "
@@ -207,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="span rules without the known programme names (nlp/resources/programmes.yaml)")
     evaluate.add_argument("--decoding", default="viterbi", choices=["marginal", "viterbi", "argmax"],
                           help="how piece probabilities become spans (default viterbi: the BIO-constrained best path)")
+    evaluate.add_argument("--boundaries", default="none", choices=["none", "jieba"],
+                          help="snap INSTITUTION/PROGRAMME edges that cut inside a segmenter word to the nearer word "
+                               "edge before the span rules (jieba: pip install 'nlp[segment]'; default none)")
     evaluate.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                           help="bootstrap samples over documents for the 95%% F1 intervals and the per-group tables "
                                "(script, noisy, half) of corpus passages; 0 turns them off (default 1000)")

@@ -88,7 +88,8 @@ class Predictor:
 
     def __init__(self, model_dir: Path | str | None = None, device: str = "auto", *, model=None, tokenizer=None,
                  batch_size: int = 32, window_chars: int | None = None, decoding: str = "viterbi",
-                 precision: str = "auto", rules: bool = True, programme_list: bool = True):
+                 precision: str = "auto", rules: bool = True, programme_list: bool = True,
+                 boundaries: str = "none"):
         import torch
 
         _one_thread_after_fork()
@@ -120,6 +121,15 @@ class Predictor:
         """Apply :mod:`nlp.rules` to the decoded spans (off only to measure what they do)."""
         self.programme_list = programme_list
         """Let the rules add and cut PROGRAMME spans by ``nlp/resources/programmes.yaml`` (off only to measure it)."""
+        if boundaries != "none":
+            from nlp.boundaries import SEGMENTERS, word_edges
+
+            if boundaries not in SEGMENTERS:
+                raise NlpError(f"unknown boundaries {boundaries!r} (expected one of {', '.join(SEGMENTERS)})")
+            word_edges("", boundaries)  # load the segmenter now: a missing package fails here, not mid-run
+        self.boundaries = boundaries
+        """``none``, or a segmenter (``jieba``) whose word edges INSTITUTION / PROGRAMME edges snap to before the
+        span rules (:func:`nlp.boundaries.snap_spans`; measured in the model card, off by default)."""
         self.window_chars = window_chars or getattr(self.model.config, "window_chars", DEFAULT_WINDOW_CHARS)
         self.window_context = WINDOW_CONTEXT_CHARS
         """Characters of context added on each side of a window edge that cuts a run with no punctuation."""
@@ -177,6 +187,10 @@ class Predictor:
                                                                                         probs.tolist()):
                 offsets = cleaned[index].offsets
                 spans = self._decode(w_text, enc, row_probs)
+                if self.boundaries != "none":
+                    from nlp.boundaries import snap_spans, word_edges
+
+                    spans = snap_spans(w_text, spans, word_edges(w_text, self.boundaries))
                 if self.rules:
                     spans = apply_rules(w_text, spans, self.programme_list)
                 for start, end, label, score in spans:
