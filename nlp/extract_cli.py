@@ -112,25 +112,27 @@ def iter_jsonl(lines: Iterable[bytes], name: str, text_field: str, id_field: str
         except json.JSONDecodeError as err:
             yield Document(fallback_id, error=f"{fallback_id}: not valid JSON ({err.msg}, column {err.pos + 1})")
             continue
-        if not isinstance(record, dict):
-            yield Document(fallback_id, error=f"{fallback_id}: not a JSON object (got {type(record).__name__})")
-            continue
-        doc_id = record.get(id_field)
-        if doc_id is None:
-            doc_id = fallback_id
-        elif isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
-            yield Document(fallback_id, error=f"{fallback_id}: field {id_field!r} must be a string or an integer, "
-                                              f"got {type(doc_id).__name__}")
-            continue
-        if text_field not in record:
-            yield Document(doc_id, error=f"{fallback_id}: no {text_field!r} field")
-            continue
-        text = record[text_field]
-        if not isinstance(text, str):
-            yield Document(doc_id, error=f"{fallback_id}: field {text_field!r} must be a string, "
-                                         f"got {type(text).__name__}")
-            continue
-        yield Document(doc_id, text=text)
+        yield document_from_record(record, fallback_id, text_field, id_field)
+
+
+def document_from_record(record, fallback_id: str, text_field: str, id_field: str) -> Document:
+    """One parsed JSON record as a :class:`Document`: its id and text, or an error naming ``fallback_id`` (used
+    by the JSONL reader and by the Ray engine, so both give the same reasons)."""
+    if not isinstance(record, dict):
+        return Document(fallback_id, error=f"{fallback_id}: not a JSON object (got {type(record).__name__})")
+    doc_id = record.get(id_field)
+    if doc_id is None:
+        doc_id = fallback_id
+    elif isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
+        return Document(fallback_id, error=f"{fallback_id}: field {id_field!r} must be a string or an integer, "
+                                          f"got {type(doc_id).__name__}")
+    if text_field not in record:
+        return Document(doc_id, error=f"{fallback_id}: no {text_field!r} field")
+    text = record[text_field]
+    if not isinstance(text, str):
+        return Document(doc_id, error=f"{fallback_id}: field {text_field!r} must be a string, "
+                                     f"got {type(text).__name__}")
+    return Document(doc_id, text=text)
 
 
 def read_jsonl_file(path: Path, text_field: str, id_field: str) -> Iterator[Document]:
@@ -418,6 +420,20 @@ def batches(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
         yield batch
 
 
+def fill_entities(docs: list[Document], batch_size: int, model=None, device: str = "auto",
+                  precision: str = "auto") -> None:
+    """Run the model over the documents that have text and set their ``entities`` (the local CLI and the Ray
+    engine both call this, so their records are the same)."""
+    from nlp import api
+
+    texts = [doc for doc in docs if doc.error is None]
+    if texts:
+        results = api.extract_many([doc.text for doc in texts], batch_size=batch_size, model=model, device=device,
+                                   precision=precision)
+        for doc, entities in zip(texts, results):
+            doc.entities = entities
+
+
 def run_extract(args: argparse.Namespace) -> int:
     """The ``nlp extract`` command (see :func:`add_parser` for the options)."""
     from nlp import api
@@ -488,13 +504,7 @@ def run_extract(args: argparse.Namespace) -> int:
                 if key not in reused:  # else written by the earlier run
                     todo.append(doc)
             bar.update(len(batch))
-            texts = [doc for doc in todo if doc.error is None]
-            if texts:
-                results = api.extract_many([doc.text for doc in texts], batch_size=args.batch_size,
-                                           model=args.model, device=args.device,
-                                           precision=args.precision)
-                for doc, entities in zip(texts, results):
-                    doc.entities = entities
+            fill_entities(todo, args.batch_size, args.model, args.device, args.precision)
             for doc in todo:
                 totals.documents += 1
                 totals.entities += len(doc.entities)
